@@ -1,0 +1,134 @@
+"""``numpy-pcg64`` and friends: ``np.random.Generator(BitGenerator(seed))``.
+
+The bit generator is seeded through ``np.random.SeedSequence(seed)``, so
+``numpy-pcg64`` with seed s is ``np.random.default_rng(s)``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from app.core.dtypes import DType
+from app.core.errors import InvalidParameter
+from app.core.params import (
+    INTEGER_PARAMS,
+    NORMAL_PARAMS,
+    SMALL_INT_BUFFER,
+    UNIFORM_PARAMS,
+    check_integers,
+    check_normal,
+    check_uniform,
+)
+from app.core.spec import Array, Distribution, Engine, Params
+
+Gen = np.random.Generator
+SMALL_INTS = {d: SMALL_INT_BUFFER.format(lib="Generator.integers")
+              for d in ("int8", "int16", "uint8", "uint16")}
+
+
+def _uniform(rng: Gen, p: Params, dt: DType, n: int) -> Array:
+    if dt.name == "float32":
+        return rng.random(n, dtype=np.float32)
+    return rng.uniform(p["low"], p["high"], n)
+
+
+def _normal(rng: Gen, p: Params, dt: DType, n: int) -> Array:
+    if dt.name == "float32":
+        return rng.standard_normal(n, dtype=np.float32)
+    return rng.normal(p["loc"], p["scale"], n)
+
+
+def _integers(rng: Gen, p: Params, dt: DType, n: int) -> Array:
+    return rng.integers(int(p["low"]), int(p["high"]), n, dtype=dt.name)
+
+
+def _uniform_call(p: Params, dt: DType, n: int) -> str:
+    if dt.name == "float32":
+        return f"rng.random({n}, dtype=np.float32)"
+    return f"rng.uniform({p['low']!r}, {p['high']!r}, {n})"
+
+
+def _normal_call(p: Params, dt: DType, n: int) -> str:
+    if dt.name == "float32":
+        return f"rng.standard_normal({n}, dtype=np.float32)"
+    return f"rng.normal({p['loc']!r}, {p['scale']!r}, {n})"
+
+
+def _check_uniform(p: Params, dt: DType) -> None:
+    check_uniform(p, dt)
+    if dt.name == "float32" and (p["low"] != 0 or p["high"] != 1):
+        raise InvalidParameter(
+            "dtype", "numpy makes float32 uniforms only on [0, 1) (Generator.random(dtype="
+                     "np.float32)); use low=0, high=1 or dtype=float64")
+
+
+def _check_normal(p: Params, dt: DType) -> None:
+    check_normal(p, dt)
+    if dt.name == "float32" and (p["loc"] != 0 or p["scale"] != 1):
+        raise InvalidParameter(
+            "dtype", "numpy makes float32 normals only with loc=0, scale=1 (Generator."
+                     "standard_normal(dtype=np.float32)); use those or dtype=float64")
+
+
+DISTRIBUTIONS: dict[str, Distribution[Gen]] = {
+    "uniform": Distribution(
+        name="uniform", params=UNIFORM_PARAMS, dtypes=("float64", "float32"),
+        default_dtype="float64", draw=_uniform, call=_uniform_call, check=_check_uniform,
+        cost_ns=8,
+        notes="float64: 1 draw per element. float32 (low=0, high=1 only): 32-bit halves; the "
+              "spare half is part of the saved state."),
+    "normal": Distribution(
+        name="normal", params=NORMAL_PARAMS, dtypes=("float64", "float32"),
+        default_dtype="float64", draw=_normal, call=_normal_call, check=_check_normal,
+        cost_ns=20,
+        notes="Ziggurat with rejection. float32 only as the standard normal (loc=0, scale=1)."),
+    "integers": Distribution(
+        name="integers", params=INTEGER_PARAMS, dtypes=("int64", "int32", "uint64", "uint32"),
+        default_dtype="int64", draw=_integers, check=check_integers, cost_ns=10,
+        call=lambda p, dt, n: f"rng.integers({p['low']}, {p['high']}, {n}, dtype=np.{dt.name})",
+        refused_dtypes=SMALL_INTS,
+        notes="Lemire's bounded rejection sampling; ranges up to 2**32 use 32-bit halves."),
+}
+
+
+def _engine(name: str, cls: type[np.random.BitGenerator], state_nbytes: int,
+            extra_doc: str = "") -> Engine[Gen]:
+    cls_name = cls.__name__
+
+    def new(seed: int) -> Gen:
+        return Gen(cls(seed))
+
+    def save(rng: Gen) -> dict[str, Any]:
+        return rng.bit_generator.state
+
+    def restore(state: dict[str, Any]) -> Gen:
+        bitgen = cls(0)
+        bitgen.state = state
+        return Gen(bitgen)
+
+    return Engine(
+        name=name,
+        library="numpy",
+        bit_generator=cls_name,
+        seed_max=2**128 - 1,
+        imports="import numpy as np",
+        setup=f"rng = np.random.Generator(np.random.{cls_name}({{seed}}))" + extra_doc,
+        new=new,
+        save=save,
+        restore=restore,
+        state_nbytes=state_nbytes,
+        doc=f"np.random.Generator(np.random.{cls_name}(seed)), seeded through "
+            f"np.random.SeedSequence(seed). Seeds 0..2**128-1.",
+        distributions=DISTRIBUTIONS,
+    )
+
+
+ENGINES: tuple[Engine[Gen], ...] = (
+    _engine("numpy-pcg64", np.random.PCG64, 600, "  # == np.random.default_rng({seed})"),
+    _engine("numpy-pcg64dxsm", np.random.PCG64DXSM, 600),
+    _engine("numpy-philox", np.random.Philox, 800),
+    _engine("numpy-sfc64", np.random.SFC64, 600),
+    _engine("numpy-mt19937", np.random.MT19937, 3_000),
+)

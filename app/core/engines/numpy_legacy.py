@@ -1,0 +1,89 @@
+"""``numpy-legacy``: ``np.random.RandomState(seed)``, the generator behind ``np.random.seed``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from app.core.dtypes import DType
+from app.core.params import (
+    INTEGER_PARAMS,
+    NORMAL_PARAMS,
+    SMALL_INT_BUFFER,
+    UNIFORM_PARAMS,
+    check_integers,
+    check_normal,
+    check_uniform,
+)
+from app.core.spec import Array, Distribution, Engine, Params
+
+RS = np.random.RandomState
+FLOAT64_ONLY = "RandomState makes float64 only; use a numpy Generator engine for float32"
+SMALL_INTS = {d: SMALL_INT_BUFFER.format(lib="RandomState.randint")
+              for d in ("int8", "int16", "uint8", "uint16")}
+
+
+def _new(seed: int) -> RS:
+    return RS(seed)
+
+
+def _save(rs: RS) -> dict[str, Any]:
+    return rs.get_state(legacy=False)
+
+
+def _restore(state: dict[str, Any]) -> RS:
+    rs = RS(0)
+    rs.set_state(state)
+    return rs
+
+
+def _uniform(rs: RS, p: Params, dt: DType, n: int) -> Array:
+    return rs.uniform(p["low"], p["high"], n)
+
+
+def _normal(rs: RS, p: Params, dt: DType, n: int) -> Array:
+    return rs.normal(p["loc"], p["scale"], n)
+
+
+def _integers(rs: RS, p: Params, dt: DType, n: int) -> Array:
+    return rs.randint(int(p["low"]), int(p["high"]), n, dtype=dt.name)
+
+
+
+ENGINE: Engine[RS] = Engine(
+    name="numpy-legacy",
+    library="numpy",
+    bit_generator="MT19937 (init_genrand seeding)",
+    seed_max=2**32 - 1,
+    imports="import numpy as np",
+    setup="rs = np.random.RandomState({seed})  # == np.random.seed({seed})",
+    new=_new,
+    save=_save,
+    restore=_restore,
+    state_nbytes=3_000,
+    doc="NumPy's legacy RandomState; np.random.seed(s) followed by np.random.* gives the same "
+        "stream. Seeds 0..2**32-1.",
+    distributions={
+        "uniform": Distribution(
+            name="uniform", params=UNIFORM_PARAMS, dtypes=("float64",), default_dtype="float64",
+            draw=_uniform, check=check_uniform, cost_ns=12,
+            call=lambda p, dt, n: f"rs.uniform({p['low']!r}, {p['high']!r}, {n})",
+            refused_dtypes={"float32": FLOAT64_ONLY},
+            notes="2 draws per element."),
+        "normal": Distribution(
+            name="normal", params=NORMAL_PARAMS, dtypes=("float64",), default_dtype="float64",
+            draw=_normal, check=check_normal, cost_ns=35,
+            call=lambda p, dt, n: f"rs.normal({p['loc']!r}, {p['scale']!r}, {n})",
+            refused_dtypes={"float32": FLOAT64_ONLY},
+            notes="Polar Box-Muller with rejection; the second value of a pair is kept in the "
+                  "saved state."),
+        "integers": Distribution(
+            name="integers", params=INTEGER_PARAMS,
+            dtypes=("int64", "int32", "uint64", "uint32"), default_dtype="int64",
+            draw=_integers, check=check_integers, cost_ns=15,
+            call=lambda p, dt, n: f"rs.randint({p['low']}, {p['high']}, {n}, dtype=np.{dt.name})",
+            refused_dtypes=SMALL_INTS,
+            notes="Masked rejection sampling."),
+    },
+)

@@ -1,0 +1,88 @@
+"""``python-random``: the standard library's ``random.Random(seed)`` (== ``random.seed(seed)``)."""
+
+from __future__ import annotations
+
+import random
+
+
+import numpy as np
+
+from app.core.dtypes import DType
+from app.core.params import (
+    INTEGER_PARAMS,
+    NORMAL_PARAMS,
+    UNIFORM_PARAMS,
+    check_integers,
+    check_normal,
+    check_uniform,
+)
+from app.core.spec import Array, Distribution, Engine, Params
+
+Rnd = random.Random
+FLOAT64_ONLY = "random.Random makes Python floats (float64) only"
+INT64_ONLY = "values are Python ints, served as int64"
+
+
+def _save(r: Rnd) -> tuple[int, Array, float | None]:
+    version, internal, gauss_next = r.getstate()
+    # 625 Python ints cost ~25 kB; as a uint32 array they cost 2.5 kB.
+    return version, np.array(internal, dtype=np.uint32), gauss_next
+
+
+def _restore(state: tuple[int, Array, float | None]) -> Rnd:
+    version, internal, gauss_next = state
+    r = Rnd(0)
+    r.setstate((version, tuple(internal.tolist()), gauss_next))
+    return r
+
+
+def _uniform(r: Rnd, p: Params, dt: DType, n: int) -> Array:
+    f, low, high = r.uniform, p["low"], p["high"]
+    return np.array([f(low, high) for _ in range(n)], dtype=np.float64)
+
+
+def _normal(r: Rnd, p: Params, dt: DType, n: int) -> Array:
+    f, loc, scale = r.gauss, p["loc"], p["scale"]
+    return np.array([f(loc, scale) for _ in range(n)], dtype=np.float64)
+
+
+def _integers(r: Rnd, p: Params, dt: DType, n: int) -> Array:
+    f, low, high = r.randrange, int(p["low"]), int(p["high"])
+    return np.array([f(low, high) for _ in range(n)], dtype=np.int64)
+
+
+
+ENGINE: Engine[Rnd] = Engine(
+    name="python-random",
+    library="python",
+    bit_generator="MT19937 (init_by_array seeding)",
+    seed_max=2**64 - 1,
+    imports="import random",
+    setup="r = random.Random({seed})  # == random.seed({seed})",
+    new=Rnd,
+    save=_save,
+    restore=_restore,
+    state_nbytes=3_000,
+    doc="Python's random module: random.Random(seed), the same stream as random.seed(seed) "
+        "followed by random.*. Seeds 0..2**64-1. One library call per element.",
+    distributions={
+        "uniform": Distribution(
+            name="uniform", params=UNIFORM_PARAMS, dtypes=("float64",), default_dtype="float64",
+            draw=_uniform, check=check_uniform, cost_ns=200,
+            call=lambda p, dt, n: f"[r.uniform({p['low']!r}, {p['high']!r}) for _ in range({n})]",
+            refused_dtypes={"float32": FLOAT64_ONLY}),
+        "normal": Distribution(
+            name="normal", params=NORMAL_PARAMS, dtypes=("float64",), default_dtype="float64",
+            draw=_normal, check=check_normal, cost_ns=600,
+            call=lambda p, dt, n: f"[r.gauss({p['loc']!r}, {p['scale']!r}) for _ in range({n})]",
+            refused_dtypes={"float32": FLOAT64_ONLY},
+            notes="random.gauss: Box-Muller; the second value of a pair is kept in the state."),
+        "integers": Distribution(
+            name="integers", params=INTEGER_PARAMS, dtypes=("int64",), default_dtype="int64",
+            draw=_integers, check=check_integers, cost_ns=700,
+            call=lambda p, dt, n: f"[r.randrange({p['low']}, {p['high']}) for _ in range({n})]",
+            refused_dtypes={d: INT64_ONLY for d in ("int8", "int16", "int32", "uint8", "uint16",
+                                                   "uint32", "uint64")},
+            notes="random.randrange: getrandbits with rejection."),
+    },
+)

@@ -1,0 +1,121 @@
+"""``torch-cpu``: ``torch.Generator().manual_seed(seed)`` on the CPU (mt19937).
+
+Only per-request generators are used: nothing here touches torch's global generator.
+float32/float16 bits of uniform_ and normal_ depend on the CPU kernel torch dispatches to
+(``torch.backends.cpu.get_cpu_capability()``), which every response reports.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from app.core.dtypes import DType
+from app.core.errors import InvalidParameter
+from app.core.params import (
+    INTEGER_PARAMS,
+    NORMAL_PARAMS,
+    UNIFORM_PARAMS,
+    check_integers,
+    check_normal,
+    check_uniform,
+)
+from app.core.spec import Array, Distribution, Engine, Params
+
+TORCH_DTYPES: dict[str, torch.dtype] = {
+    "float32": torch.float32, "float64": torch.float64,
+    "float16": torch.float16, "bfloat16": torch.bfloat16,
+    "int8": torch.int8, "int16": torch.int16, "int32": torch.int32, "int64": torch.int64,
+    "uint8": torch.uint8, "uint16": torch.uint16, "uint32": torch.uint32, "uint64": torch.uint64,
+}
+FLOATS = ("float32", "float64", "float16", "bfloat16")
+INTS = ("int64", "int32", "int16", "int8", "uint8", "uint16", "uint32", "uint64")
+NORMAL_BLOCK = 16
+INT64_MAX = 2**63 - 1
+
+
+def _new(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def _save(g: torch.Generator) -> torch.Tensor:
+    return g.get_state()
+
+
+def _restore(state: torch.Tensor) -> torch.Generator:
+    g = torch.Generator()
+    g.set_state(state)
+    return g
+
+
+def _to_numpy(t: torch.Tensor) -> Array:
+    if t.dtype == torch.bfloat16:
+        return t.view(torch.uint16).numpy()
+    return t.numpy()
+
+
+def _uniform(g: torch.Generator, p: Params, dt: DType, n: int) -> Array:
+    t = torch.empty(n, dtype=TORCH_DTYPES[dt.name]).uniform_(p["low"], p["high"], generator=g)
+    return _to_numpy(t)
+
+
+def _normal(g: torch.Generator, p: Params, dt: DType, n: int) -> Array:
+    if n % NORMAL_BLOCK or n < NORMAL_BLOCK:
+        raise ValueError(f"torch-cpu normal is drawn in whole 16-element blocks, not {n}")
+    t = torch.empty(n, dtype=TORCH_DTYPES[dt.name]).normal_(p["loc"], p["scale"], generator=g)
+    return _to_numpy(t)
+
+
+def _integers(g: torch.Generator, p: Params, dt: DType, n: int) -> Array:
+    t = torch.randint(int(p["low"]), int(p["high"]), (n,), dtype=TORCH_DTYPES[dt.name],
+                      generator=g)
+    return _to_numpy(t)
+
+
+def _check_integers(p: Params, dt: DType) -> None:
+    check_integers(p, dt)
+    if int(p["high"]) > INT64_MAX:
+        raise InvalidParameter("high", f"torch.randint takes int64 bounds: high <= {INT64_MAX}")
+
+
+def _tensor(n: int, dt: DType) -> str:
+    return f"torch.empty({n}, dtype=torch.{dt.name})"
+
+
+ENGINE: Engine[torch.Generator] = Engine(
+    name="torch-cpu",
+    library="torch",
+    bit_generator="mt19937 (init_genrand seeding of seed & 0xffffffff)",
+    seed_max=2**64 - 1,
+    imports="import torch",
+    setup="g = torch.Generator().manual_seed({seed})",
+    new=_new,
+    save=_save,
+    restore=_restore,
+    state_nbytes=5_200,
+    doc="A torch CPU generator: torch.Generator().manual_seed(seed); torch.manual_seed(seed) "
+        "followed by torch.rand/randn/randint gives the same stream. Seeds 0..2**64-1.",
+    distributions={
+        "uniform": Distribution(
+            name="uniform", params=UNIFORM_PARAMS, dtypes=FLOATS, default_dtype="float32",
+            draw=_uniform, check=check_uniform, cost_ns=10,
+            call=lambda p, dt, n: f"{_tensor(n, dt)}.uniform_({p['low']!r}, {p['high']!r}, "
+                                  f"generator=g)",
+            notes="1 draw per element (float64: 2)."),
+        "normal": Distribution(
+            name="normal", params=NORMAL_PARAMS, dtypes=FLOATS, default_dtype="float32",
+            draw=_normal, check=check_normal, cost_ns=22, block=NORMAL_BLOCK,
+            call=lambda p, dt, n: f"{_tensor(n, dt)}.normal_({p['loc']!r}, {p['scale']!r}, "
+                                  f"generator=g)",
+            notes="torch's CPU normal_ works in 16-element blocks and redraws the tail when the "
+                  "size is not a multiple of 16, so torch.randn(20)[:16] != torch.randn(16). "
+                  "The stream is defined by reference calls of a multiple of 16 elements "
+                  "(>= 16), which are prefix-stable: element i comes from block i // 16."),
+        "integers": Distribution(
+            name="integers", params=INTEGER_PARAMS, dtypes=INTS, default_dtype="int64",
+            draw=_integers, check=_check_integers, cost_ns=10,
+            call=lambda p, dt, n: f"torch.randint({p['low']}, {p['high']}, ({n},), "
+                                  f"dtype=torch.{dt.name}, generator=g)",
+            notes="1 draw per element for ranges below 2**32, else 2; no rejection."),
+    },
+)

@@ -1,0 +1,41 @@
+"""What exists: engines, their distributions, dtypes, parameters and costs.
+
+Routes, validation, ``/v1/engines``, the golden-vector script and the tests all read
+this registry, so adding an engine means adding one module under ``app.core.engines``
+and listing it in ``ENGINES`` below.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.core.engines import numpy_generator, numpy_legacy, python_random, torch_cpu
+from app.core.errors import UnknownName
+from app.core.spec import Distribution, Engine
+
+ENGINES: dict[str, Engine[Any]] = {
+    e.name: e
+    for e in (
+        numpy_legacy.ENGINE,
+        *numpy_generator.ENGINES,
+        python_random.ENGINE,
+        torch_cpu.ENGINE,
+    )
+}
+
+
+def get_engine(name: str) -> Engine[Any]:
+    try:
+        return ENGINES[name]
+    except KeyError:
+        raise UnknownName("engine", f"unknown engine {name!r}; known: {', '.join(ENGINES)}") from None
+
+
+def get_distribution(engine: Engine[Any], name: str) -> Distribution[Any]:
+    try:
+        return engine.distributions[name]
+    except KeyError:
+        known = ", ".join(engine.distributions)
+        raise UnknownName(
+            "distribution", f"engine {engine.name} has no distribution {name!r}; known: {known}"
+        ) from None
