@@ -1,0 +1,117 @@
+"""Response formats of a slice: JSON, .npy and raw little-endian bytes.
+
+Each encoder turns the chunks of a slice into chunks of bytes, so a large slice is sent
+while it is generated, in bounded memory.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterable, Iterator
+from enum import StrEnum
+from typing import Any
+
+import numpy as np
+import orjson
+
+from app.core.dtypes import DType
+from app.core.errors import AuthorityError, InvalidParameter
+from app.core.spec import Array
+
+
+class Format(StrEnum):
+    json = "json"
+    npy = "npy"
+    raw = "raw"
+
+
+MEDIA_TYPES: dict[Format, str] = {
+    Format.json: "application/json",
+    Format.npy: "application/x-npy",
+    Format.raw: "application/octet-stream",
+}
+DESCRIPTIONS: dict[str, str] = {
+    "json": "application/json: metadata, the reference call and the values; floats printed "
+            "exactly (parse, cast to dtype: same bits).",
+    "npy": "application/x-npy: a NumPy .npy file (np.load reads it); not for bfloat16.",
+    "raw": "application/octet-stream: the values as little-endian bytes of dtype, no header.",
+}
+_BY_MEDIA = {m: f for f, m in MEDIA_TYPES.items()}
+
+
+class NotAcceptable(AuthorityError):
+    status = 406
+    code = "not_acceptable"
+
+
+def negotiate(format_param: str | None, accept: str | None) -> Format:
+    """``format=`` wins; else the Accept type with the highest q; else JSON."""
+    if format_param is not None:
+        return Format(format_param)
+    if not accept:
+        return Format.json
+    best: tuple[float, int, Format] | None = None
+    for i, part in enumerate(accept.split(",")):
+        media, *opts = (p.strip() for p in part.split(";"))
+        q = 1.0
+        for opt in opts:
+            name, _, value = opt.partition("=")
+            if name.strip() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        media = media.lower()
+        fmt = _BY_MEDIA.get(media) or (Format.json if media in ("*/*", "application/*") else None)
+        if fmt is not None and q > 0 and (best is None or (q, -i) > (best[0], best[1])):
+            best = (q, -i, fmt)
+    if best is None:
+        raise NotAcceptable("Accept", f"none of {accept!r} is served; use "
+                                      f"{', '.join(MEDIA_TYPES.values())} or format=json|npy|raw")
+    return best[2]
+
+
+def check_format(fmt: Format, dtype: DType) -> None:
+    if fmt is Format.npy and not dtype.npy:
+        raise InvalidParameter("format", f".npy cannot carry {dtype.name}; use raw or json")
+
+
+def npy_header(dtype: DType, count: int) -> bytes:
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        buf, {"descr": dtype.storage.str, "fortran_order": False, "shape": (count,)})
+    return buf.getvalue()
+
+
+def body_length(fmt: Format, dtype: DType, count: int) -> int | None:
+    """Exact body length of the binary formats (JSON is not known in advance)."""
+    if fmt is Format.json:
+        return None
+    header = len(npy_header(dtype, count)) if fmt is Format.npy else 0
+    return header + count * dtype.itemsize
+
+
+def encode(fmt: Format, dtype: DType, count: int, meta: dict[str, Any],
+           chunks: Iterable[Array]) -> Iterator[bytes]:
+    if fmt is Format.json:
+        yield from _json(meta, dtype, chunks)
+        return
+    if fmt is Format.npy:
+        yield npy_header(dtype, count)
+    for arr in chunks:
+        yield arr.tobytes()
+
+
+def _json(meta: dict[str, Any], dtype: DType, chunks: Iterable[Array]) -> Iterator[bytes]:
+    # The metadata may hold integers beyond 64 bits (seeds): the standard library prints them.
+    head = json.dumps(meta, separators=(",", ":"))
+    yield head[:-1].encode() + b',"values":['
+    first = True
+    for arr in chunks:
+        if not len(arr):
+            continue
+        text = orjson.dumps(dtype.exact_values(arr), option=orjson.OPT_SERIALIZE_NUMPY)
+        yield (text[1:-1] if first else b"," + text[1:-1])
+        first = False
+    yield b"]}"

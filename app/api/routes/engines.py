@@ -1,0 +1,69 @@
+"""``GET /v1/engines``: what the registry offers, with limits, cache and versions."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from fastapi import APIRouter
+
+from app.api.deps import ServiceDep
+from app.api.formats import DESCRIPTIONS
+from app.core.dtypes import DTYPES
+from app.core.registry import ENGINES
+from app.core.spec import Distribution, Engine, Number
+from app.core.streams import Limits
+from app.core.versions import versions
+from app.schemas import (
+    CacheInfo,
+    DistributionInfo,
+    EngineInfo,
+    EnginesResponse,
+    ParamInfo,
+    Versions,
+)
+from app.schemas import Limits as LimitsModel
+
+router = APIRouter(tags=["engines"])
+
+EXAMPLE_BOUNDS: dict[str, Number] = {"low": 0, "high": 10}
+
+
+def _distribution(engine: Engine[Any], dist: Distribution[Any], limits: Limits) -> DistributionInfo:
+    example = {p.name: p.default if p.default is not None else EXAMPLE_BOUNDS[p.name]
+               for p in dist.params}
+    reach = int(limits.max_skip_ms * 1e6 / dist.cost_ns)
+    return DistributionInfo(
+        name=dist.name,
+        dtypes=list(dist.dtypes),
+        default_dtype=dist.default_dtype,
+        refused_dtypes=dict(dist.refused_dtypes),
+        params=[ParamInfo(name=p.name, type=p.kind, default=p.default,
+                          required=p.default is None, doc=p.doc) for p in dist.params],
+        block=dist.block,
+        access="checkpointed",
+        cost_ns_per_element=dist.cost_ns,
+        max_cold_offset=reach - reach % dist.block,
+        reference_example=engine.reference(dist, example, DTYPES[dist.default_dtype], 7, 0, 3),
+        notes=dist.notes,
+    )
+
+
+@router.get("/v1/engines", response_model=EnginesResponse,
+            summary="Engines, distributions, dtypes, parameters, limits and versions")
+def list_engines(service: ServiceDep) -> EnginesResponse:
+    limits = service.limits
+    return EnginesResponse(
+        engines=[
+            EngineInfo(
+                name=e.name, library=e.library, bit_generator=e.bit_generator, seed_min=0,
+                seed_max=e.seed_max, generator=e.setup.format(seed="seed"), doc=e.doc,
+                distributions=[_distribution(e, d, limits) for d in e.distributions.values()],
+            )
+            for e in ENGINES.values()
+        ],
+        formats=DESCRIPTIONS,
+        limits=LimitsModel(**asdict(limits)),
+        cache=CacheInfo(**asdict(service.cache.stats())),
+        versions=Versions(**versions()),
+    )

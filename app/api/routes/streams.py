@@ -1,0 +1,140 @@
+"""``GET /v1/streams/{engine}/{distribution}``: exact slices of a stream."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Path, Query
+from fastapi.responses import Response, StreamingResponse
+
+from app.api.deps import ServiceDep
+from app.api.formats import (
+    MEDIA_TYPES,
+    Format,
+    body_length,
+    check_format,
+    encode,
+    negotiate,
+)
+from app.core.streams import Stream, resolve
+from app.core.versions import versions
+from app.schemas import DistributionName, EngineName, ErrorBody, StreamQuery, StreamSlice
+
+router = APIRouter(prefix="/v1/streams", tags=["streams"])
+
+CACHE_CONTROL = "public, max-age=31536000, immutable"
+ETAG_SCHEME = 1
+_BINARY = {"schema": {"type": "string", "format": "binary"}}
+_HEADERS = {
+    "ETag": "Strong validator: the same for the same request in any process of the same "
+            "build (library versions and CPU kernel included).",
+    "Cache-Control": "Always `public, max-age=31536000, immutable`: a slice never changes.",
+    "X-Offset": "First element index.",
+    "X-Count": "Number of elements.",
+    "X-Next-Offset": "offset + count.",
+    "X-Dtype": "Element type of the values.",
+    "X-Versions": "numpy, torch, python and torch CPU capability that made the values.",
+}
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "model": StreamSlice,
+        "description": "The slice x[offset:offset+count], as JSON, .npy or raw bytes.",
+        "content": {MEDIA_TYPES[Format.npy]: _BINARY, MEDIA_TYPES[Format.raw]: _BINARY},
+        "headers": {k: {"description": v, "schema": {"type": "string"}}
+                    for k, v in _HEADERS.items()},
+    },
+    304: {"description": "Not modified: If-None-Match holds the ETag."},
+    406: {"model": ErrorBody, "description": "The Accept header names no served format."},
+    422: {"model": ErrorBody, "description": "A parameter is invalid or over a limit; "
+                                              "`parameter` names it."},
+}
+
+
+def etag_for(stream: Stream, offset: int, count: int, fmt: Format) -> str:
+    ident = {
+        "scheme": ETAG_SCHEME,
+        "engine": stream.engine.name,
+        "distribution": stream.dist.name,
+        "dtype": stream.dtype.name,
+        "params": {k: repr(v) for k, v in stream.params.items()},
+        "seed": stream.seed,
+        "offset": offset,
+        "count": count,
+        "format": fmt.value,
+        "versions": versions(),
+    }
+    digest = hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()
+    return f'"{digest[:40]}"'
+
+
+def _matches(if_none_match: str, etag: str) -> bool:
+    tags = [t.strip().removeprefix("W/") for t in if_none_match.split(",")]
+    return "*" in tags or etag in tags
+
+
+@router.get(
+    "/{engine}/{distribution}",
+    response_model=None,
+    responses=RESPONSES,
+    summary="An exact slice of a random stream",
+    description=(
+        "Returns elements offset..offset+count-1 of the stream that the engine's reference "
+        "call defines (see the README's table and `/v1/engines`), bit-exactly, whatever "
+        "calls came before and whichever process serves it: slices concatenate to one "
+        "local call. Format by `format=` or the Accept header."
+    ),
+)
+def get_slice(
+    engine: Annotated[EngineName, Path(description="Engine (see /v1/engines).")],  # type: ignore[valid-type]
+    distribution: Annotated[DistributionName, Path(description="uniform, normal or integers.")],  # type: ignore[valid-type]
+    query: Annotated[StreamQuery, Query()],
+    service: ServiceDep,
+    accept: Annotated[str | None, Header(description="application/json, application/x-npy "
+                                                     "or application/octet-stream.")] = None,
+    if_none_match: Annotated[str | None, Header(description="An ETag from an earlier "
+                                                            "response: answered 304.")] = None,
+) -> Response:
+    stream = resolve(engine.value, distribution.value, query.seed,
+                     query.dtype.value if query.dtype else None, query.params())
+    offset, count = query.offset, query.count
+    service.check_window(offset, count)
+    fmt = negotiate(query.format, accept)
+    check_format(fmt, stream.dtype)
+    vers = versions()
+    etag = etag_for(stream, offset, count, fmt)
+    headers = {
+        "ETag": etag,
+        "Cache-Control": CACHE_CONTROL,
+        "Vary": "Accept",
+        "X-Offset": str(offset),
+        "X-Count": str(count),
+        "X-Next-Offset": str(offset + count),
+        "X-Dtype": stream.dtype.name,
+        "X-Versions": "; ".join(f"{k}={v}" for k, v in vers.items()),
+    }
+    if if_none_match is not None and _matches(if_none_match, etag):
+        return Response(status_code=304, headers=headers)
+
+    chunks = service.open_slice(stream, offset, count)
+    meta = {
+        "engine": stream.engine.name,
+        "distribution": stream.dist.name,
+        "seed": stream.seed,
+        "offset": offset,
+        "count": count,
+        "next_offset": offset + count,
+        "dtype": stream.dtype.name,
+        "params": dict(stream.params),
+        "reference": stream.reference(offset, offset + count),
+        "versions": vers,
+    }
+    body = encode(fmt, stream.dtype, count, meta, chunks)
+    media_type = MEDIA_TYPES[fmt]
+    if count * stream.dtype.itemsize <= service.limits.chunk_bytes:
+        return Response(b"".join(body), media_type=media_type, headers=headers)
+    length = body_length(fmt, stream.dtype, count)
+    if length is not None:
+        headers["Content-Length"] = str(length)
+    return StreamingResponse(body, media_type=media_type, headers=headers)

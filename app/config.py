@@ -1,0 +1,31 @@
+"""Service configuration, read from ``SEED_AUTHORITY_*`` environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app.core.streams import Limits
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SEED_AUTHORITY_")
+
+    max_count: int = Field(10_000_000, gt=0, description="Most elements one slice may return.")
+    max_skip_ms: float = Field(
+        2_000.0, ge=0,
+        description="Most estimated time (ms) spent regenerating a stream from its nearest "
+                    "checkpoint to reach an offset; beyond it the request is a 422.")
+    chunk_bytes: int = Field(1 << 20, ge=4096, description="Bytes generated and sent at a time.")
+    cache_bytes: int = Field(64 << 20, ge=0, description="Memory budget of the checkpoint cache.")
+
+    def limits(self) -> Limits:
+        return Limits(max_count=self.max_count, max_skip_ms=self.max_skip_ms,
+                      chunk_bytes=self.chunk_bytes, cache_bytes=self.cache_bytes)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

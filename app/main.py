@@ -1,0 +1,34 @@
+"""The ASGI application: ``uvicorn app.main:app``."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+import app as package
+from app.api import errors
+from app.api.routes import engines, health, streams
+from app.config import Settings, get_settings
+from app.core.streams import StreamService
+
+DESCRIPTION = """
+Seed Authority is the single source of truth for reproducible randomness.
+
+Ask for `seed` + `offset` + `count` of a NumPy, Python or torch random stream and get exactly
+that slice, bit-identical to the named library call: a sequence consumed over many HTTP
+calls, by many workers, equals one local call. See `/v1/engines` for what exists.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    application = FastAPI(title="Seed Authority", version=package.__version__,
+                          description=DESCRIPTION)
+    application.state.streams = StreamService(settings.limits())
+    errors.install(application)
+    application.include_router(streams.router)
+    application.include_router(engines.router)
+    application.include_router(health.router)
+    return application
+
+
+app = create_app()

@@ -1,0 +1,151 @@
+"""Request and response shapes of the HTTP API (they also make the OpenAPI document)."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.core.dtypes import DTYPES
+from app.core.registry import ENGINES
+
+EngineName = Enum("EngineName", {n.replace("-", "_"): n for n in ENGINES}, type=str)  # type: ignore[misc]
+DistributionName = Enum(  # type: ignore[misc]
+    "DistributionName",
+    {d: d for e in ENGINES.values() for d in e.distributions},
+    type=str,
+)
+DTypeName = Enum("DTypeName", {d: d for d in DTYPES}, type=str)  # type: ignore[misc]
+FormatName = Literal["json", "npy", "raw"]
+
+NUMBER_DOC = (
+    "A decimal number. For `integers` an exact integer (`low` and `high` required, `high` "
+    "exclusive); for `uniform` a float (default low=0, high=1)."
+)
+
+
+class StreamQuery(BaseModel):
+    """Query parameters of a stream slice. Unknown parameters are refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    seed: int = Field(description="Seed of the generator; its range depends on the engine "
+                                  "(see /v1/engines).", examples=[7])
+    offset: int = Field(0, description="Index of the first element of the slice.", ge=0)
+    count: int = Field(description="Number of elements; at most the configured max_count.",
+                       ge=0, examples=[3])
+    dtype: DTypeName | None = Field(  # type: ignore[valid-type]
+        None, description="Element type; default depends on the engine (see /v1/engines).")
+    format: FormatName | None = Field(
+        None, description="json (default), npy or raw; overrides the Accept header.")
+    low: str | None = Field(None, description=f"uniform, integers: lower bound. {NUMBER_DOC}")
+    high: str | None = Field(None, description=f"uniform, integers: upper bound (exclusive). "
+                                               f"{NUMBER_DOC}")
+    loc: str | None = Field(None, description="normal: mean (default 0).")
+    scale: str | None = Field(None, description="normal: standard deviation >= 0 (default 1).")
+
+    def params(self) -> dict[str, str]:
+        raw = {"low": self.low, "high": self.high, "loc": self.loc, "scale": self.scale}
+        return {k: v for k, v in raw.items() if v is not None}
+
+
+class Versions(BaseModel):
+    seed_authority: str
+    python: str
+    numpy: str
+    torch: str
+    torch_cpu_capability: str = Field(
+        description="CPU kernel torch dispatches to; float32/float16 uniform and normal bits of "
+                    "torch-cpu depend on it.")
+
+
+class StreamSlice(BaseModel):
+    """JSON form of a slice. Floats are printed exactly: parse and cast to dtype for the bits."""
+
+    engine: str
+    distribution: str
+    seed: int
+    offset: int
+    count: int
+    next_offset: int = Field(description="offset + count: where the next consecutive slice starts.")
+    dtype: str
+    params: dict[str, float | int]
+    reference: str = Field(description="Python that reproduces this slice with the library itself.")
+    versions: Versions
+    values: list[float] | list[int]
+
+
+class ErrorBody(BaseModel):
+    error: str = Field(description="invalid_parameter, limit_exceeded, not_found, not_acceptable")
+    parameter: str | None = Field(description="The parameter at fault.")
+    message: str
+
+
+class ParamInfo(BaseModel):
+    name: str
+    type: Literal["float", "int"]
+    default: float | int | None
+    required: bool
+    doc: str
+
+
+class DistributionInfo(BaseModel):
+    name: str
+    dtypes: list[str]
+    default_dtype: str
+    refused_dtypes: dict[str, str] = Field(
+        description="dtypes the library has but this stream refuses, with the reason.")
+    params: list[ParamInfo]
+    block: int = Field(description="The stream is generated in blocks of this many elements.")
+    access: Literal["checkpointed"] = Field(
+        description="How an offset is reached: checkpointed = regenerated from the nearest "
+                    "saved generator state (or the seed).")
+    cost_ns_per_element: float = Field(
+        description="Estimated regeneration cost; with max_skip_ms it bounds the reachable "
+                    "distance from a checkpoint.")
+    max_cold_offset: int = Field(
+        description="Farthest offset reachable with no checkpoint (from the seed).")
+    reference_example: str
+    notes: str
+
+
+class EngineInfo(BaseModel):
+    name: str
+    library: str
+    bit_generator: str
+    seed_min: int
+    seed_max: int
+    generator: str = Field(description="The generator, as Python.")
+    doc: str
+    distributions: list[DistributionInfo]
+
+
+class Limits(BaseModel):
+    max_count: int
+    max_skip_ms: float
+    chunk_bytes: int
+    cache_bytes: int
+
+
+class CacheInfo(BaseModel):
+    checkpoints: int
+    streams: int
+    bytes: int
+    max_bytes: int
+    hits: int
+    misses: int
+    evictions: int
+
+
+class EnginesResponse(BaseModel):
+    engines: list[EngineInfo]
+    formats: dict[str, str]
+    limits: Limits
+    cache: CacheInfo
+    versions: Versions
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    detail: dict[str, Any] = Field(default_factory=dict)
