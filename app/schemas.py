@@ -35,7 +35,7 @@ class StreamQuery(BaseModel):
     offset: int = Field(0, description="Index of the first element of the slice.", ge=0)
     count: int = Field(description="Number of elements; at most the configured max_count.",
                        ge=0, examples=[3])
-    dtype: DTypeName | None = Field(  # type: ignore[valid-type]
+    dtype: DTypeName | None = Field(
         None, description="Element type; default depends on the engine (see /v1/engines).")
     format: FormatName | None = Field(
         None, description="json (default), npy or raw; overrides the Accept header.")

@@ -32,8 +32,7 @@ def variants(engine: str, dist: str, dtype: str) -> list[dict[str, Any]]:
         dt = DTYPES[dtype]
         high = min(int(dt.max) + 1, 2**63 - 1)
         return [{"low": 0, "high": 100}, {"low": int(dt.min), "high": high}]
-    defaults = {p.name: p.default for p in spec.params}
-    out = [defaults]
+    out: list[dict[str, Any]] = [{p.name: p.default for p in spec.params}]
     try:
         extra = {"low": -3.5, "high": 7.25} if dist == "uniform" else {"loc": 2.5, "scale": 0.75}
         spec.check(extra, DTYPES[dtype])

@@ -39,7 +39,9 @@ def reference(engine: str, dist: str, seed: int, n: int, dtype: str,
             return rs.uniform(p["low"], p["high"], n)
         if dist == "normal":
             return rs.normal(p["loc"], p["scale"], n)
-        return rs.randint(p["low"], p["high"], n, dtype=dtype)
+        out: npt.NDArray[Any] = rs.randint(p["low"], p["high"], n,
+                                           dtype=dtype)  # type: ignore[call-overload]
+        return out
     if engine in BIT_GENERATORS:
         rng = np.random.Generator(BIT_GENERATORS[engine](seed))
         if dist == "uniform":

@@ -45,13 +45,12 @@ def params_for(draw: st.DrawFn, engine: str, dist: str, dtype: str) -> dict[str,
             if draw(st.booleans()):
                 p = {"low": 0.0, "high": 1.0}
             else:
-                low = draw(st.floats(-1000, 1000))
-                p = {"low": low, "high": low + draw(st.floats(1e-3, 1000))}
+                flow = draw(st.floats(-1000, 1000))
+                p = {"low": flow, "high": flow + draw(st.floats(1e-3, 1000))}
+        elif draw(st.booleans()):
+            p = {"loc": 0.0, "scale": 1.0}
         else:
-            if draw(st.booleans()):
-                p = {"loc": 0.0, "scale": 1.0}
-            else:
-                p = {"loc": draw(st.floats(-100, 100)), "scale": draw(st.floats(0, 10))}
+            p = {"loc": draw(st.floats(-100, 100)), "scale": draw(st.floats(0, 10))}
         try:
             spec.check(p, dt)
         except InvalidParameter:

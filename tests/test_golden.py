@@ -26,7 +26,7 @@ def _capability_dependent(e: dict[str, Any]) -> bool:
 
 def _comparable(e: dict[str, Any]) -> bool:
     made = GOLDEN["made_with"]["torch_cpu_capability"]
-    same_kernels = CAPABILITY == made or {CAPABILITY, made} <= VECTOR_KERNELS
+    same_kernels = made == CAPABILITY or {CAPABILITY, made} <= VECTOR_KERNELS
     return same_kernels or not _capability_dependent(e)
 
 

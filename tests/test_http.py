@@ -46,7 +46,7 @@ def _decode(resp: Any, dtype: np.dtype[Any]) -> np.ndarray:
             return np.array(values, dtype=np.float64).astype(dtype)
         return np.array(values, dtype=dtype)
     if ctype == "application/x-npy":
-        return np.load(io.BytesIO(resp.content))
+        return np.asarray(np.load(io.BytesIO(resp.content)))
     assert ctype == "application/octet-stream"
     return np.frombuffer(resp.content, dtype=dtype)
 
@@ -108,7 +108,8 @@ def test_etag_is_stable_across_processes_and_answers_304(client: TestClient,
     query = {"seed": 5, "offset": 10, "count": 4}
     first = _get(client, "torch-cpu", "uniform", **query)
     etag = first.headers["etag"]
-    assert etag.startswith('"') and not etag.startswith("W/")
+    assert etag.startswith('"')
+    assert not etag.startswith("W/")
     other = TestClient(create_app())
     assert _get(other, "torch-cpu", "uniform", **query).headers["etag"] == etag
     remote = httpx.get(f"{live_server}/v1/streams/torch-cpu/uniform", params=query)
@@ -269,10 +270,13 @@ def test_openapi_documents_every_endpoint_and_binary_formats(client: TestClient)
 
 
 def test_requests_never_touch_global_rng_state(client: TestClient) -> None:
-    np_state, py_state, t_state = np.random.get_state(), random.getstate(), torch.get_rng_state()
+    np_state = np.random.get_state(legacy=False)
+    py_state, t_state = random.getstate(), torch.get_rng_state()
     for engine, dist, dtype, params in CASES:
         _get(client, engine, dist, seed=3, count=50, dtype=dtype, **params)
     assert json.dumps(py_state) == json.dumps(random.getstate())
-    after = np.random.get_state()
-    assert np.array_equal(np_state[1], after[1]) and np_state[2:] == after[2:]
+    after = np.random.get_state(legacy=False)
+    assert np.array_equal(np_state["state"]["key"], after["state"]["key"])
+    assert (np_state["state"]["pos"], np_state["has_gauss"], np_state["gauss"]) == (
+        after["state"]["pos"], after["has_gauss"], after["gauss"])
     assert torch.equal(t_state, torch.get_rng_state())

@@ -94,9 +94,10 @@ def test_issue_examples_numpy_legacy_uniform() -> None:
     np.random.seed(1)
     assert same_bits(svc.slice("numpy-legacy", "uniform", 1, 0, 3), np.random.rand(3))
     assert same_bits(svc.slice("numpy-legacy", "uniform", 1, 3, 3), np.random.rand(3))
-    np.testing.assert_allclose(svc.slice("numpy-legacy", "uniform", 1, 0, 6),
-                               [4.17022005e-01, 7.20324493e-01, 1.14374817e-04,
-                                0.30233257, 0.14675589, 0.09233859], rtol=1e-7)
+    np.testing.assert_allclose(np.asarray(svc.slice("numpy-legacy", "uniform", 1, 0, 6),
+                                          dtype=np.float64),
+                               np.array([4.17022005e-01, 7.20324493e-01, 1.14374817e-04,
+                                0.30233257, 0.14675589, 0.09233859]), rtol=1e-7)
 
 
 def test_global_seeding_routes_equal_the_engines() -> None:

@@ -93,17 +93,18 @@ def body_length(fmt: Format, dtype: DType, count: int) -> int | None:
 
 
 def encode(fmt: Format, dtype: DType, count: int, meta: dict[str, Any],
-           chunks: Iterable[Array]) -> Iterator[bytes]:
+           chunks: Iterable[Array]) -> Iterator[bytes | memoryview]:
     if fmt is Format.json:
         yield from _json(meta, dtype, chunks)
         return
     if fmt is Format.npy:
         yield npy_header(dtype, count)
     for arr in chunks:
-        yield arr.tobytes()
+        yield arr.data.cast("B")  # no copy: the array's own little-endian bytes
 
 
-def _json(meta: dict[str, Any], dtype: DType, chunks: Iterable[Array]) -> Iterator[bytes]:
+def _json(meta: dict[str, Any], dtype: DType,
+          chunks: Iterable[Array]) -> Iterator[bytes | memoryview]:
     # The metadata may hold integers beyond 64 bits (seeds): the standard library prints them.
     head = json.dumps(meta, separators=(",", ":"))
     yield head[:-1].encode() + b',"values":['
@@ -112,6 +113,8 @@ def _json(meta: dict[str, Any], dtype: DType, chunks: Iterable[Array]) -> Iterat
         if not len(arr):
             continue
         text = orjson.dumps(dtype.exact_values(arr), option=orjson.OPT_SERIALIZE_NUMPY)
-        yield (text[1:-1] if first else b"," + text[1:-1])
+        if not first:
+            yield b","
+        yield memoryview(text)[1:-1]  # the numbers without the list's brackets, uncopied
         first = False
     yield b"]}"

@@ -13,22 +13,21 @@ from app.core.engines import numpy_generator, numpy_legacy, python_random, torch
 from app.core.errors import UnknownName
 from app.core.spec import Distribution, Engine
 
-ENGINES: dict[str, Engine[Any]] = {
-    e.name: e
-    for e in (
-        numpy_legacy.ENGINE,
-        *numpy_generator.ENGINES,
-        python_random.ENGINE,
-        torch_cpu.ENGINE,
-    )
-}
+_ALL: tuple[Engine[Any], ...] = (
+    numpy_legacy.ENGINE,
+    *numpy_generator.ENGINES,
+    python_random.ENGINE,
+    torch_cpu.ENGINE,
+)
+ENGINES: dict[str, Engine[Any]] = {e.name: e for e in _ALL}
 
 
 def get_engine(name: str) -> Engine[Any]:
     try:
         return ENGINES[name]
     except KeyError:
-        raise UnknownName("engine", f"unknown engine {name!r}; known: {', '.join(ENGINES)}") from None
+        known = ", ".join(ENGINES)
+        raise UnknownName("engine", f"unknown engine {name!r}; known: {known}") from None
 
 
 def get_distribution(engine: Engine[Any], name: str) -> Distribution[Any]:

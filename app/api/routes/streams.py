@@ -87,8 +87,8 @@ def _matches(if_none_match: str, etag: str) -> bool:
     ),
 )
 def get_slice(
-    engine: Annotated[EngineName, Path(description="Engine (see /v1/engines).")],  # type: ignore[valid-type]
-    distribution: Annotated[DistributionName, Path(description="uniform, normal or integers.")],  # type: ignore[valid-type]
+    engine: Annotated[EngineName, Path(description="Engine (see /v1/engines).")],
+    distribution: Annotated[DistributionName, Path(description="uniform, normal or integers.")],
     query: Annotated[StreamQuery, Query()],
     service: ServiceDep,
     accept: Annotated[str | None, Header(description="application/json, application/x-npy "

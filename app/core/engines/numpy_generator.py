@@ -101,7 +101,7 @@ def _engine(name: str, cls: type[np.random.BitGenerator], state_nbytes: int,
         return Gen(cls(seed))
 
     def save(rng: Gen) -> dict[str, Any]:
-        return rng.bit_generator.state
+        return dict(rng.bit_generator.state)
 
     def restore(state: dict[str, Any]) -> Gen:
         bitgen = cls(0)

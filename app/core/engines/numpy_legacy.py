@@ -47,7 +47,9 @@ def _normal(rs: RS, p: Params, dt: DType, n: int) -> Array:
 
 
 def _integers(rs: RS, p: Params, dt: DType, n: int) -> Array:
-    return rs.randint(int(p["low"]), int(p["high"]), n, dtype=dt.name)
+    out: Array = rs.randint(int(p["low"]), int(p["high"]), n,
+                            dtype=dt.name)  # type: ignore[call-overload]
+    return out
 
 
 

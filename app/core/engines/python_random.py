@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 
-
 import numpy as np
 
 from app.core.dtypes import DType
@@ -81,8 +80,8 @@ ENGINE: Engine[Rnd] = Engine(
             name="integers", params=INTEGER_PARAMS, dtypes=("int64",), default_dtype="int64",
             draw=_integers, check=check_integers, cost_ns=700,
             call=lambda p, dt, n: f"[r.randrange({p['low']}, {p['high']}) for _ in range({n})]",
-            refused_dtypes={d: INT64_ONLY for d in ("int8", "int16", "int32", "uint8", "uint16",
-                                                   "uint32", "uint64")},
+            refused_dtypes=dict.fromkeys(
+                ("int8", "int16", "int32", "uint8", "uint16", "uint32", "uint64"), INT64_ONLY),
             notes="random.randrange: getrandbits with rejection."),
     },
 )

@@ -7,7 +7,6 @@ float32/float16 bits of uniform_ and normal_ depend on the CPU kernel torch disp
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from app.core.dtypes import DType
