@@ -1,0 +1,28 @@
+# CPU image of Seed Authority.
+#   docker build -t seed-authority .
+#   docker run --rm -p 8000:8000 seed-authority
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+WORKDIR /srv
+
+# torch from its CPU index: the default PyPI wheel is a multi-GB CUDA build. The version is
+# the one pyproject.toml pins (2.13.0+cpu satisfies ==2.13.0).
+RUN pip install --index-url https://download.pytorch.org/whl/cpu torch==2.13.0
+
+COPY pyproject.toml README.md ./
+COPY app ./app
+RUN pip install . && useradd --system --uid 10001 --no-create-home authority
+
+USER authority
+EXPOSE 8000
+
+HEALTHCHECK --interval=15s --timeout=3s --start-period=30s --retries=3 \
+  CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/readyz', timeout=2).status != 200)"]
+
+# The README's server command, listening on all interfaces of the container.
+CMD ["uvicorn", "app.main:app", "--host", "0.0.0.0", "--port", "8000", "--no-access-log"]
