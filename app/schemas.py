@@ -7,8 +7,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.core.checkpoints import CacheStats
 from app.core.dtypes import DTYPES
 from app.core.registry import ENGINES
+from app.core.streams import Limits
 
 EngineName = Enum("EngineName", {n.replace("-", "_"): n for n in ENGINES}, type=str)  # type: ignore[misc]
 DistributionName = Enum(  # type: ignore[misc]
@@ -121,28 +123,11 @@ class EngineInfo(BaseModel):
     distributions: list[DistributionInfo]
 
 
-class Limits(BaseModel):
-    max_count: int
-    max_skip_ms: float
-    chunk_bytes: int
-    cache_bytes: int
-
-
-class CacheInfo(BaseModel):
-    checkpoints: int
-    streams: int
-    bytes: int
-    max_bytes: int
-    hits: int
-    misses: int
-    evictions: int
-
-
 class EnginesResponse(BaseModel):
     engines: list[EngineInfo]
     formats: dict[str, str]
     limits: Limits
-    cache: CacheInfo
+    cache: CacheStats
     versions: Versions
 
 

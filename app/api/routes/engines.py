@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Any
 
 from fastapi import APIRouter
@@ -14,15 +13,7 @@ from app.core.registry import ENGINES
 from app.core.spec import Distribution, Engine, Number
 from app.core.streams import Limits
 from app.core.versions import versions
-from app.schemas import (
-    CacheInfo,
-    DistributionInfo,
-    EngineInfo,
-    EnginesResponse,
-    ParamInfo,
-    Versions,
-)
-from app.schemas import Limits as LimitsModel
+from app.schemas import DistributionInfo, EngineInfo, EnginesResponse, ParamInfo, Versions
 
 router = APIRouter(tags=["engines"])
 
@@ -63,7 +54,7 @@ def list_engines(service: ServiceDep) -> EnginesResponse:
             for e in ENGINES.values()
         ],
         formats=DESCRIPTIONS,
-        limits=LimitsModel(**asdict(limits)),
-        cache=CacheInfo(**asdict(service.cache.stats())),
+        limits=limits,
+        cache=service.cache.stats(),
         versions=Versions(**versions()),
     )
