@@ -1,0 +1,1 @@
+"""Jump-ahead: reaching any position of a stream without generating the prefix."""
