@@ -46,6 +46,12 @@ class Distribution(Generic[G]):
     refused_dtypes: Mapping[str, str] = field(default_factory=dict)
     """dtypes the library takes but the service refuses, with the reason."""
     notes: str = ""
+    units: Callable[[Params, DType], int | None] = lambda p, dt: None
+    """32-bit words of the bit generator each element consumes, when that is fixed (then
+    an offset maps to a draw position and the engine's ``seek`` reaches it directly);
+    None when it varies (rejection sampling): the stream is checkpointed."""
+    access: str = "checkpointed"
+    """How an offset is reached, in words, for people (``/v1/engines``, error messages)."""
 
     def reference_size(self, stop: int) -> int:
         """Size of the reference call whose prefix holds elements [0, stop)."""
@@ -72,6 +78,14 @@ class Engine(Generic[G]):
     """Approximate memory held by one saved state (for the checkpoint cache budget)."""
     distributions: Mapping[str, Distribution[G]]
     doc: str
+    seek: Callable[[int, int], G] | None = None
+    """A generator seeded with ``seed`` and moved ahead by ``units`` 32-bit words in
+    O(log units), or None when the bit generator has no jump."""
+    jump_cost_ns: float = 0.0
+    """Estimated cost of one ``seek`` (to choose between a jump and a nearby checkpoint)."""
+
+    def access(self, dist: Distribution[G]) -> str:
+        return dist.access if self.seek is not None else "checkpointed"
 
     def reference(self, dist: Distribution[G], params: Params, dtype: DType, seed: int,
                   start: int, stop: int) -> str:

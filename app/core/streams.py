@@ -19,8 +19,10 @@ from app.core.checkpoints import CheckpointCache
 from app.core.dtypes import DTYPES, DType
 from app.core.errors import InvalidParameter, LimitExceeded
 from app.core.params import parse_int, parse_params
-from app.core.registry import get_distribution, get_engine
+from app.core.registry import ENGINES, get_distribution, get_engine
 from app.core.spec import Array, Distribution, Engine, Number
+
+MAX_OFFSET = 2**64 - 1
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,9 @@ class Limits:
     """Bytes generated at a time: bounds the memory of one slice."""
     cache_bytes: int = 64 << 20
     """Memory budget of the checkpoint cache."""
+    checkpoint_interval_ms: float = 25.0
+    """A checkpoint is saved every this many ms of estimated generation, so an offset near
+    a generated one costs at most this much to reach."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,13 @@ class Stream:
 
     def reference(self, start: int, stop: int) -> str:
         return self.engine.reference(self.dist, self.params, self.dtype, self.seed, start, stop)
+
+    @property
+    def units_per_element(self) -> int | None:
+        """Bit-generator words per element when fixed and the engine can jump, else None."""
+        if self.engine.seek is None:
+            return None
+        return self.dist.units(self.params, self.dtype)
 
 
 def resolve(engine: str, distribution: str, seed: int | str, dtype: str | None = None,
@@ -91,8 +103,8 @@ class StreamService:
         self.cache = CheckpointCache(self.limits.cache_bytes)
 
     def check_window(self, offset: int, count: int) -> None:
-        if offset < 0:
-            raise InvalidParameter("offset", f"must be >= 0, got {offset}")
+        if not 0 <= offset <= MAX_OFFSET:
+            raise InvalidParameter("offset", f"must be in 0..2**64-1, got {offset}")
         if count < 0:
             raise InvalidParameter("count", f"must be >= 0, got {count}")
         if count > self.limits.max_count:
@@ -102,54 +114,86 @@ class StreamService:
     def open_slice(self, stream: Stream, offset: int, count: int) -> Iterator[Array]:
         """Position a generator at ``offset`` now; generate ``count`` elements as iterated.
 
-        Errors (bad window, offset too costly to reach) are raised here, before any value
-        is produced, so a caller can refuse the request before sending a byte.
+        The generator comes from the cheapest of: a jump (streams whose elements take a
+        fixed number of draws, on engines that can jump), the nearest checkpoint at or
+        before the offset, or the seed; from the last two the prefix is regenerated, up to
+        ``max_skip_ms`` of estimated work. Errors are raised here, before any value is
+        produced, so a caller can refuse the request before sending a byte.
         """
         self.check_window(offset, count)
         block = stream.dist.block
         start = offset - offset % block
         found = self.cache.nearest(stream.key, start)
         position = found[0] if found else 0
-        skip = start - position
-        cost_ms = skip * stream.dist.cost_ns / 1e6
-        if cost_ms > self.limits.max_skip_ms:
-            origin = f"the checkpoint at {position}" if found else "the seed"
-            raise LimitExceeded(
-                "offset",
-                f"reaching offset {offset} means regenerating {skip} elements from {origin} "
-                f"(estimated {cost_ms:.0f} ms, limit {self.limits.max_skip_ms:.0f} ms). Consume "
-                "the stream in order from a reachable offset: each slice leaves a checkpoint "
-                "where it ends")
-        gen = stream.engine.restore(found[1]) if found else stream.engine.new(stream.seed)
-        chunk = max(block, self.limits.chunk_bytes // stream.dtype.itemsize // block * block)
-        while position < start:
-            n = min(chunk, start - position)
-            stream.draw(gen, n)
-            position += n
-        if skip:
-            self._save(stream, position, gen)
-        return self._generate(stream, gen, start, offset, offset + count, chunk)
+        walk_ns = (start - position) * stream.dist.cost_ns
+        units = stream.units_per_element
+        every = self._interval(stream)
+        if units is not None and walk_ns > stream.engine.jump_cost_ns:
+            assert stream.engine.seek is not None
+            gen = stream.engine.seek(stream.seed, start * units)
+            self._save(stream, start, gen)
+        else:
+            if walk_ns / 1e6 > self.limits.max_skip_ms:
+                raise self._too_far(stream, offset, start - position, found is not None)
+            gen = stream.engine.restore(found[1]) if found else stream.engine.new(stream.seed)
+            for _ in self._draws(stream, gen, position, start, every):
+                pass
+            if start > position and start % every:
+                self._save(stream, start, gen)
+        return self._generate(stream, gen, start, offset, offset + count, every)
 
-    def _generate(self, stream: Stream, gen: Any, position: int, offset: int, stop: int,
-                  chunk: int) -> Iterator[Array]:
+    def _interval(self, stream: Stream) -> int:
+        block = stream.dist.block
+        n = int(self.limits.checkpoint_interval_ms * 1e6 / stream.dist.cost_ns)
+        return max(block, n - n % block)
+
+    def _draws(self, stream: Stream, gen: Any, position: int, stop: int,
+               every: int) -> Iterator[tuple[int, Array]]:
+        """Draw [position, stop) in chunks, saving a checkpoint at every multiple of
+        ``every``; yield (position, values) per chunk."""
+        block = stream.dist.block
+        chunk = max(block, self.limits.chunk_bytes // stream.dtype.itemsize // block * block)
+        while position < stop:
+            n = min(chunk, stop - position, every - position % every)
+            arr = stream.draw(gen, n)
+            yield position, arr
+            position += n
+            if position % every == 0:
+                self._save(stream, position, gen)
+
+    def _generate(self, stream: Stream, gen: Any, start: int, offset: int, stop: int,
+                  every: int) -> Iterator[Array]:
         if stop == offset:
             return
         block = stream.dist.block
         whole = stop - stop % block
-        start = position
-        while position < whole:
-            n = min(chunk, whole - position)
-            arr = stream.draw(gen, n)
+        for position, arr in self._draws(stream, gen, start, whole, every):
             yield arr[offset - position:] if offset > position else arr
-            position += n
-        if position > start:
-            self._save(stream, position, gen)
+        if whole > start and whole % every:
+            self._save(stream, whole, gen)
+        position = max(whole, start)
         if stop > position:
             # The slice ends inside a block: draw the whole block, keep the checkpoint at its
             # start (saved above) so the next slice can re-enter it, and one after it.
             arr = stream.draw(gen, block)
             yield arr[max(offset - position, 0):stop - position]
             self._save(stream, position + block, gen)
+
+    def _too_far(self, stream: Stream, offset: int, walk: int, from_checkpoint: bool) -> Exception:
+        origin = "the nearest checkpoint" if from_checkpoint else "the seed"
+        cost_ms = walk * stream.dist.cost_ns / 1e6
+        direct = "; ".join(
+            f"{e.name} {d.name}" + ("" if e.access(d) == "direct" else f" ({e.access(d)})")
+            for e in ENGINES.values() for d in e.distributions.values()
+            if e.access(d) != "checkpointed")
+        return LimitExceeded(
+            "offset",
+            f"{stream.engine.name} {stream.dist.name} has no direct access with these "
+            f"parameters (its draws per element vary), and reaching offset {offset} means "
+            f"regenerating {walk} elements from {origin} (estimated {cost_ms:.0f} ms, limit "
+            f"{self.limits.max_skip_ms:.0f} ms). Consume the stream in order from a reachable "
+            f"offset (every slice leaves checkpoints), or use a stream with direct access: "
+            f"{direct}")
 
     def _save(self, stream: Stream, position: int, gen: Any) -> None:
         self.cache.put(stream.key, position, stream.engine.save(gen), stream.engine.state_nbytes)

@@ -6,12 +6,14 @@ The bit generator is seeded through ``np.random.SeedSequence(seed)``, so
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from app.core.dtypes import DType
 from app.core.errors import InvalidParameter
+from app.core.jump.mt19937 import JUMP_COST_NS, jump
 from app.core.params import (
     INTEGER_PARAMS,
     NORMAL_PARAMS,
@@ -76,7 +78,7 @@ DISTRIBUTIONS: dict[str, Distribution[Gen]] = {
     "uniform": Distribution(
         name="uniform", params=UNIFORM_PARAMS, dtypes=("float64", "float32"),
         default_dtype="float64", draw=_uniform, call=_uniform_call, check=_check_uniform,
-        cost_ns=8,
+        cost_ns=8, units=lambda p, dt: 1 if dt.name == "float32" else 2, access="direct",
         notes="float64: 1 draw per element. float32 (low=0, high=1 only): 32-bit halves; the "
               "spare half is part of the saved state."),
     "normal": Distribution(
@@ -93,7 +95,52 @@ DISTRIBUTIONS: dict[str, Distribution[Gen]] = {
 }
 
 
+def _take_low_half(bitgen: np.random.BitGenerator) -> None:
+    """Draw one 64-bit word and keep its high half buffered, as next_uint32 does after
+    returning the low half: the next 32-bit draw is then the high half."""
+    word = int(bitgen.random_raw())
+    bitgen.state = {**bitgen.state, "has_uint32": 1, "uinteger": word >> 32}
+
+
+def _seek_pcg(cls: type[np.random.BitGenerator]) -> Callable[[int, int], Gen]:
+    """PCG64 and PCG64DXSM: advance(d) moves d 64-bit draws (2 units each)."""
+
+    def seek(seed: int, units: int) -> Gen:
+        bitgen = cls(seed)
+        draws, half = divmod(units, 2)
+        bitgen.advance(draws)  # type: ignore[attr-defined]
+        if half:
+            _take_low_half(bitgen)
+        return Gen(bitgen)
+
+    return seek
+
+
+def _seek_philox(seed: int, units: int) -> Gen:
+    """Philox4x64: advance(d) moves d counter blocks of four 64-bit draws."""
+    bitgen = np.random.Philox(seed)
+    draws, half = divmod(units, 2)
+    blocks, rest = divmod(draws, 4)
+    bitgen.advance(blocks)
+    if rest:
+        bitgen.random_raw(rest)
+    if half:
+        _take_low_half(bitgen)
+    return Gen(bitgen)
+
+
+def _seek_mt19937(seed: int, units: int) -> Gen:
+    """MT19937 draws 32-bit words natively (no buffered half): jump by units words."""
+    bitgen = np.random.MT19937(seed)
+    if units:
+        state = bitgen.state
+        key = jump(state["state"]["key"], state["state"]["pos"], units)
+        bitgen.state = {"bit_generator": "MT19937", "state": {"key": key, "pos": 1}}
+    return Gen(bitgen)
+
+
 def _engine(name: str, cls: type[np.random.BitGenerator], state_nbytes: int,
+            seek: Callable[[int, int], Gen] | None, jump_cost_ns: float = 0.0,
             extra_doc: str = "") -> Engine[Gen]:
     cls_name = cls.__name__
 
@@ -119,6 +166,8 @@ def _engine(name: str, cls: type[np.random.BitGenerator], state_nbytes: int,
         save=save,
         restore=restore,
         state_nbytes=state_nbytes,
+        seek=seek,
+        jump_cost_ns=jump_cost_ns,
         doc=f"np.random.Generator(np.random.{cls_name}(seed)), seeded through "
             f"np.random.SeedSequence(seed). Seeds 0..2**128-1.",
         distributions=DISTRIBUTIONS,
@@ -126,9 +175,10 @@ def _engine(name: str, cls: type[np.random.BitGenerator], state_nbytes: int,
 
 
 ENGINES: tuple[Engine[Gen], ...] = (
-    _engine("numpy-pcg64", np.random.PCG64, 600, "  # == np.random.default_rng({seed})"),
-    _engine("numpy-pcg64dxsm", np.random.PCG64DXSM, 600),
-    _engine("numpy-philox", np.random.Philox, 800),
-    _engine("numpy-sfc64", np.random.SFC64, 600),
-    _engine("numpy-mt19937", np.random.MT19937, 3_000),
+    _engine("numpy-pcg64", np.random.PCG64, 600, _seek_pcg(np.random.PCG64), 1e5,
+            "  # == np.random.default_rng({seed})"),
+    _engine("numpy-pcg64dxsm", np.random.PCG64DXSM, 600, _seek_pcg(np.random.PCG64DXSM), 1e5),
+    _engine("numpy-philox", np.random.Philox, 800, _seek_philox, 1e5),
+    _engine("numpy-sfc64", np.random.SFC64, 600, None),
+    _engine("numpy-mt19937", np.random.MT19937, 3_000, _seek_mt19937, JUMP_COST_NS),
 )

@@ -7,6 +7,8 @@ from typing import Any
 import numpy as np
 
 from app.core.dtypes import DType
+from app.core.jump.mt19937 import JUMP_COST_NS, jump
+from app.core.jump.widths import masked_power_of_two_words
 from app.core.params import (
     INTEGER_PARAMS,
     NORMAL_PARAMS,
@@ -38,6 +40,16 @@ def _restore(state: dict[str, Any]) -> RS:
     return rs
 
 
+def _seek(seed: int, units: int) -> RS:
+    rs = RS(seed)
+    if units:
+        st = rs.get_state(legacy=False)
+        key = jump(st["state"]["key"], st["state"]["pos"], units)
+        rs.set_state({"bit_generator": "MT19937", "state": {"key": key, "pos": 1},
+                      "has_gauss": 0, "gauss": 0.0})
+    return rs
+
+
 def _uniform(rs: RS, p: Params, dt: DType, n: int) -> Array:
     return rs.uniform(p["low"], p["high"], n)
 
@@ -64,6 +76,8 @@ ENGINE: Engine[RS] = Engine(
     save=_save,
     restore=_restore,
     state_nbytes=3_000,
+    seek=_seek,
+    jump_cost_ns=JUMP_COST_NS,
     doc="NumPy's legacy RandomState; np.random.seed(s) followed by np.random.* gives the same "
         "stream. Seeds 0..2**32-1.",
     distributions={
@@ -72,6 +86,7 @@ ENGINE: Engine[RS] = Engine(
             draw=_uniform, check=check_uniform, cost_ns=12,
             call=lambda p, dt, n: f"rs.uniform({p['low']!r}, {p['high']!r}, {n})",
             refused_dtypes={"float32": FLOAT64_ONLY},
+            units=lambda p, dt: 2, access="direct",
             notes="2 draws per element."),
         "normal": Distribution(
             name="normal", params=NORMAL_PARAMS, dtypes=("float64",), default_dtype="float64",
@@ -86,6 +101,9 @@ ENGINE: Engine[RS] = Engine(
             draw=_integers, check=check_integers, cost_ns=15,
             call=lambda p, dt, n: f"rs.randint({p['low']}, {p['high']}, {n}, dtype=np.{dt.name})",
             refused_dtypes=SMALL_INTS,
+            units=lambda p, dt: masked_power_of_two_words(int(p["high"]) - int(p["low"])),
+            access="direct when high - low is a power of two (no draw is rejected), "
+                   "else checkpointed",
             notes="Masked rejection sampling."),
     },
 )

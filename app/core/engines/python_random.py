@@ -7,6 +7,7 @@ import random
 import numpy as np
 
 from app.core.dtypes import DType
+from app.core.jump.mt19937 import JUMP_COST_NS, jump
 from app.core.params import (
     INTEGER_PARAMS,
     NORMAL_PARAMS,
@@ -32,6 +33,15 @@ def _restore(state: tuple[int, Array, float | None]) -> Rnd:
     version, internal, gauss_next = state
     r = Rnd(0)
     r.setstate((version, tuple(internal.tolist()), gauss_next))
+    return r
+
+
+def _seek(seed: int, units: int) -> Rnd:
+    r = Rnd(seed)
+    if units:
+        version, internal, _ = r.getstate()
+        key = jump(np.array(internal[:624], dtype=np.uint32), internal[624], units)
+        r.setstate((version, (*key.tolist(), 1), None))
     return r
 
 
@@ -62,6 +72,8 @@ ENGINE: Engine[Rnd] = Engine(
     save=_save,
     restore=_restore,
     state_nbytes=3_000,
+    seek=_seek,
+    jump_cost_ns=JUMP_COST_NS,
     doc="Python's random module: random.Random(seed), the same stream as random.seed(seed) "
         "followed by random.*. Seeds 0..2**64-1. One library call per element.",
     distributions={
@@ -69,7 +81,9 @@ ENGINE: Engine[Rnd] = Engine(
             name="uniform", params=UNIFORM_PARAMS, dtypes=("float64",), default_dtype="float64",
             draw=_uniform, check=check_uniform, cost_ns=200,
             call=lambda p, dt, n: f"[r.uniform({p['low']!r}, {p['high']!r}) for _ in range({n})]",
-            refused_dtypes={"float32": FLOAT64_ONLY}),
+            refused_dtypes={"float32": FLOAT64_ONLY},
+            units=lambda p, dt: 2, access="direct",
+            notes="random.random: 2 words per element."),
         "normal": Distribution(
             name="normal", params=NORMAL_PARAMS, dtypes=("float64",), default_dtype="float64",
             draw=_normal, check=check_normal, cost_ns=600,

@@ -7,10 +7,14 @@ float32/float16 bits of uniform_ and normal_ depend on the CPU kernel torch disp
 
 from __future__ import annotations
 
+import struct
+
+import numpy as np
 import torch
 
 from app.core.dtypes import DType
 from app.core.errors import InvalidParameter
+from app.core.jump.mt19937 import JUMP_COST_NS, jump
 from app.core.params import (
     INTEGER_PARAMS,
     NORMAL_PARAMS,
@@ -44,6 +48,28 @@ def _save(g: torch.Generator) -> torch.Tensor:
 def _restore(state: torch.Tensor) -> torch.Generator:
     g = torch.Generator()
     g.set_state(state)
+    return g
+
+
+# Layout of the 5056-byte CPU generator state (CPUGeneratorImplState: a legacy pod, then the
+# float normal cache): the_initial_seed u64, left i32, seeded i32, next u64, state u64[624],
+# normal_x/y/rho f64, normal_is_valid i32, next_float_normal_sample f32, its valid flag.
+_LEFT, _NEXT, _KEY, _WORDS = 8, 16, 24, 624
+
+
+def _seek(seed: int, units: int) -> torch.Generator:
+    """Jump the mt19937 state array; the result has its next output at index 1, which in
+    torch's terms is next = 1 with 624 calls left before the next twist."""
+    g = _new(seed)
+    if units:
+        raw = bytearray(g.get_state().numpy().tobytes())
+        (left,) = struct.unpack_from("<i", raw, _LEFT)
+        key = np.frombuffer(raw, dtype="<u8", count=_WORDS, offset=_KEY).astype(np.uint32)
+        jumped = jump(key, 625 - left, units)
+        struct.pack_into("<i", raw, _LEFT, _WORDS)
+        struct.pack_into("<Q", raw, _NEXT, 1)
+        raw[_KEY:_KEY + 8 * _WORDS] = jumped.astype("<u8").tobytes()
+        g.set_state(torch.frombuffer(raw, dtype=torch.uint8))
     return g
 
 
@@ -92,6 +118,8 @@ ENGINE: Engine[torch.Generator] = Engine(
     save=_save,
     restore=_restore,
     state_nbytes=5_200,
+    seek=_seek,
+    jump_cost_ns=JUMP_COST_NS,
     doc="A torch CPU generator: torch.Generator().manual_seed(seed); torch.manual_seed(seed) "
         "followed by torch.rand/randn/randint gives the same stream. Seeds 0..2**64-1.",
     distributions={
@@ -100,12 +128,14 @@ ENGINE: Engine[torch.Generator] = Engine(
             draw=_uniform, check=check_uniform, cost_ns=10,
             call=lambda p, dt, n: f"{_tensor(n, dt)}.uniform_({p['low']!r}, {p['high']!r}, "
                                   f"generator=g)",
+            units=lambda p, dt: 2 if dt.name == "float64" else 1, access="direct",
             notes="1 draw per element (float64: 2)."),
         "normal": Distribution(
             name="normal", params=NORMAL_PARAMS, dtypes=FLOATS, default_dtype="float32",
             draw=_normal, check=check_normal, cost_ns=22, block=NORMAL_BLOCK,
             call=lambda p, dt, n: f"{_tensor(n, dt)}.normal_({p['loc']!r}, {p['scale']!r}, "
                                   f"generator=g)",
+            units=lambda p, dt: 2 if dt.name == "float64" else 1, access="direct",
             notes="torch's CPU normal_ works in 16-element blocks and redraws the tail when the "
                   "size is not a multiple of 16, so torch.randn(20)[:16] != torch.randn(16). "
                   "The stream is defined by reference calls of a multiple of 16 elements "
@@ -115,6 +145,8 @@ ENGINE: Engine[torch.Generator] = Engine(
             draw=_integers, check=_check_integers, cost_ns=10,
             call=lambda p, dt, n: f"torch.randint({p['low']}, {p['high']}, ({n},), "
                                   f"dtype=torch.{dt.name}, generator=g)",
-            notes="1 draw per element for ranges below 2**32, else 2; no rejection."),
+            units=lambda p, dt: 1 if int(p["high"]) - int(p["low"]) < 2**28 else 2,
+            access="direct",
+            notes="r % range: 1 draw per element for ranges below 2**28, else 2; no rejection."),
     },
 )
