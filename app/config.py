@@ -20,10 +20,14 @@ class Settings(BaseSettings):
                     "checkpoint to reach an offset; beyond it the request is a 422.")
     chunk_bytes: int = Field(1 << 20, ge=4096, description="Bytes generated and sent at a time.")
     cache_bytes: int = Field(64 << 20, ge=0, description="Memory budget of the checkpoint cache.")
+    checkpoint_interval_ms: float = Field(
+        25.0, gt=0, description="A checkpoint is saved every this many ms of estimated "
+                                "generation, bounding the cost of offsets near generated ones.")
 
     def limits(self) -> Limits:
         return Limits(max_count=self.max_count, max_skip_ms=self.max_skip_ms,
-                      chunk_bytes=self.chunk_bytes, cache_bytes=self.cache_bytes)
+                      chunk_bytes=self.chunk_bytes, cache_bytes=self.cache_bytes,
+                      checkpoint_interval_ms=self.checkpoint_interval_ms)
 
 
 @lru_cache

@@ -100,14 +100,18 @@ class DistributionInfo(BaseModel):
         description="dtypes the library has but this stream refuses, with the reason.")
     params: list[ParamInfo]
     block: int = Field(description="The stream is generated in blocks of this many elements.")
-    access: Literal["checkpointed"] = Field(
-        description="How an offset is reached: checkpointed = regenerated from the nearest "
-                    "saved generator state (or the seed).")
+    access: str = Field(
+        description="How an offset is reached, the same for every dtype: `direct` = the "
+                    "generator jumps there in O(log offset) (its elements take a fixed number "
+                    "of draws); `checkpointed` = regenerated from the nearest saved generator "
+                    "state at or before it (or the seed), within max_skip_ms.")
+    access_by_dtype: dict[str, str] = Field(description="`access`, for each dtype.")
     cost_ns_per_element: float = Field(
         description="Estimated regeneration cost; with max_skip_ms it bounds the reachable "
                     "distance from a checkpoint.")
     max_cold_offset: int = Field(
-        description="Farthest offset reachable with no checkpoint (from the seed).")
+        description="Farthest offset reachable with no checkpoint on the way (2**64-1 for "
+                    "direct access).")
     reference_example: str
     notes: str
 
@@ -119,6 +123,8 @@ class EngineInfo(BaseModel):
     seed_min: int
     seed_max: int
     generator: str = Field(description="The generator, as Python.")
+    jump: str = Field(description="How the bit generator jumps, or `none`.")
+    jump_cost_ms: float = Field(description="Estimated cost of one jump.")
     doc: str
     distributions: list[DistributionInfo]
 

@@ -83,6 +83,7 @@ class Engine(Generic[G]):
     O(log units), or None when the bit generator has no jump."""
     jump_cost_ns: float = 0.0
     """Estimated cost of one ``seek`` (to choose between a jump and a nearby checkpoint)."""
+    jump_doc: str = "none: streams are checkpointed"
 
     def access(self, dist: Distribution[G]) -> str:
         return dist.access if self.seek is not None else "checkpointed"

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from app.core.checkpoints import CheckpointCache
+from app.core.checkpoints import Checkpoint, CheckpointCache
 from app.core.dtypes import DTYPES, DType
 from app.core.errors import InvalidParameter, LimitExceeded
 from app.core.params import parse_int, parse_params
@@ -124,23 +124,34 @@ class StreamService:
         block = stream.dist.block
         start = offset - offset % block
         found = self.cache.nearest(stream.key, start)
-        position = found[0] if found else 0
+        position = found.position if found else 0
         walk_ns = (start - position) * stream.dist.cost_ns
         units = stream.units_per_element
         every = self._interval(stream)
         if units is not None and walk_ns > stream.engine.jump_cost_ns:
             assert stream.engine.seek is not None
+            self._unpark(stream, found)
             gen = stream.engine.seek(stream.seed, start * units)
             self._save(stream, start, gen)
         else:
             if walk_ns / 1e6 > self.limits.max_skip_ms:
+                self._unpark(stream, found)
                 raise self._too_far(stream, offset, start - position, found is not None)
-            gen = stream.engine.restore(found[1]) if found else stream.engine.new(stream.seed)
+            if found is None:
+                gen = stream.engine.new(stream.seed)
+            else:
+                gen = found.payload if found.live else stream.engine.restore(found.payload)
             for _ in self._draws(stream, gen, position, start, every):
                 pass
             if start > position and start % every:
                 self._save(stream, start, gen)
         return self._generate(stream, gen, start, offset, offset + count, every)
+
+    def _unpark(self, stream: Stream, found: Checkpoint | None) -> None:
+        """Put back a parked generator taken from the cache but not used."""
+        if found is not None and found.live:
+            self.cache.put(stream.key, found.position, found.payload,
+                           stream.engine.state_nbytes, live=True)
 
     def _interval(self, stream: Stream) -> int:
         block = stream.dist.block
@@ -163,21 +174,21 @@ class StreamService:
 
     def _generate(self, stream: Stream, gen: Any, start: int, offset: int, stop: int,
                   every: int) -> Iterator[Array]:
-        if stop == offset:
-            return
         block = stream.dist.block
-        whole = stop - stop % block
+        whole = max(start, stop - stop % block)
         for position, arr in self._draws(stream, gen, start, whole, every):
             yield arr[offset - position:] if offset > position else arr
-        if whole > start and whole % every:
-            self._save(stream, whole, gen)
-        position = max(whole, start)
-        if stop > position:
-            # The slice ends inside a block: draw the whole block, keep the checkpoint at its
-            # start (saved above) so the next slice can re-enter it, and one after it.
+        end = whole
+        if stop > whole and stop > offset:
+            # The slice ends inside a block. The next slice re-enters that block: save the
+            # state at its start, then draw the whole block.
+            if whole % every:
+                self._save(stream, whole, gen)
             arr = stream.draw(gen, block)
-            yield arr[max(offset - position, 0):stop - position]
-            self._save(stream, position + block, gen)
+            yield arr[max(offset - whole, 0):stop - whole]
+            end += block
+        # Park the generator itself for the slice that starts where this one ended.
+        self.cache.put(stream.key, end, gen, stream.engine.state_nbytes, live=True)
 
     def _too_far(self, stream: Stream, offset: int, walk: int, from_checkpoint: bool) -> Exception:
         origin = "the nearest checkpoint" if from_checkpoint else "the seed"

@@ -11,7 +11,7 @@ from app.api.formats import DESCRIPTIONS
 from app.core.dtypes import DTYPES
 from app.core.registry import ENGINES
 from app.core.spec import Distribution, Engine, Number
-from app.core.streams import Limits
+from app.core.streams import MAX_OFFSET, Limits
 from app.core.versions import versions
 from app.schemas import DistributionInfo, EngineInfo, EnginesResponse, ParamInfo, Versions
 
@@ -23,7 +23,9 @@ EXAMPLE_BOUNDS: dict[str, Number] = {"low": 0, "high": 10}
 def _distribution(engine: Engine[Any], dist: Distribution[Any], limits: Limits) -> DistributionInfo:
     example = {p.name: p.default if p.default is not None else EXAMPLE_BOUNDS[p.name]
                for p in dist.params}
+    access = engine.access(dist)
     reach = int(limits.max_skip_ms * 1e6 / dist.cost_ns)
+    reach = MAX_OFFSET if access == "direct" else reach - reach % dist.block
     return DistributionInfo(
         name=dist.name,
         dtypes=list(dist.dtypes),
@@ -32,9 +34,10 @@ def _distribution(engine: Engine[Any], dist: Distribution[Any], limits: Limits) 
         params=[ParamInfo(name=p.name, type=p.kind, default=p.default,
                           required=p.default is None, doc=p.doc) for p in dist.params],
         block=dist.block,
-        access="checkpointed",
+        access=access,
+        access_by_dtype=dict.fromkeys(dist.dtypes, access),
         cost_ns_per_element=dist.cost_ns,
-        max_cold_offset=reach - reach % dist.block,
+        max_cold_offset=reach,
         reference_example=engine.reference(dist, example, DTYPES[dist.default_dtype], 7, 0, 3),
         notes=dist.notes,
     )
@@ -48,7 +51,8 @@ def list_engines(service: ServiceDep) -> EnginesResponse:
         engines=[
             EngineInfo(
                 name=e.name, library=e.library, bit_generator=e.bit_generator, seed_min=0,
-                seed_max=e.seed_max, generator=e.setup.format(seed="seed"), doc=e.doc,
+                seed_max=e.seed_max, generator=e.setup.format(seed="seed"),
+                jump=e.jump_doc, jump_cost_ms=e.jump_cost_ns / 1e6, doc=e.doc,
                 distributions=[_distribution(e, d, limits) for d in e.distributions.values()],
             )
             for e in ENGINES.values()

@@ -13,7 +13,7 @@ import numpy as np
 
 from app.core.dtypes import DType
 from app.core.errors import InvalidParameter
-from app.core.jump.mt19937 import JUMP_COST_NS, jump
+from app.core.jump.mt19937 import JUMP_COST_NS, JUMP_DOC, jump
 from app.core.params import (
     INTEGER_PARAMS,
     NORMAL_PARAMS,
@@ -26,6 +26,7 @@ from app.core.params import (
 from app.core.spec import Array, Distribution, Engine, Params
 
 Gen = np.random.Generator
+PCG_DOC = "the bit generator's own advance(d), d 64-bit draws; an odd 32-bit half buffered"
 SMALL_INTS = {d: SMALL_INT_BUFFER.format(lib="Generator.integers")
               for d in ("int8", "int16", "uint8", "uint16")}
 
@@ -141,7 +142,7 @@ def _seek_mt19937(seed: int, units: int) -> Gen:
 
 def _engine(name: str, cls: type[np.random.BitGenerator], state_nbytes: int,
             seek: Callable[[int, int], Gen] | None, jump_cost_ns: float = 0.0,
-            extra_doc: str = "") -> Engine[Gen]:
+            jump_doc: str = "none: streams are checkpointed", extra_doc: str = "") -> Engine[Gen]:
     cls_name = cls.__name__
 
     def new(seed: int) -> Gen:
@@ -168,6 +169,7 @@ def _engine(name: str, cls: type[np.random.BitGenerator], state_nbytes: int,
         state_nbytes=state_nbytes,
         seek=seek,
         jump_cost_ns=jump_cost_ns,
+        jump_doc=jump_doc,
         doc=f"np.random.Generator(np.random.{cls_name}(seed)), seeded through "
             f"np.random.SeedSequence(seed). Seeds 0..2**128-1.",
         distributions=DISTRIBUTIONS,
@@ -175,10 +177,12 @@ def _engine(name: str, cls: type[np.random.BitGenerator], state_nbytes: int,
 
 
 ENGINES: tuple[Engine[Gen], ...] = (
-    _engine("numpy-pcg64", np.random.PCG64, 600, _seek_pcg(np.random.PCG64), 1e5,
+    _engine("numpy-pcg64", np.random.PCG64, 600, _seek_pcg(np.random.PCG64), 1e5, PCG_DOC,
             "  # == np.random.default_rng({seed})"),
-    _engine("numpy-pcg64dxsm", np.random.PCG64DXSM, 600, _seek_pcg(np.random.PCG64DXSM), 1e5),
-    _engine("numpy-philox", np.random.Philox, 800, _seek_philox, 1e5),
+    _engine("numpy-pcg64dxsm", np.random.PCG64DXSM, 600, _seek_pcg(np.random.PCG64DXSM), 1e5,
+            PCG_DOC),
+    _engine("numpy-philox", np.random.Philox, 800, _seek_philox, 1e5,
+            "Philox.advance(d) moves d blocks of four 64-bit draws; the rest drawn"),
     _engine("numpy-sfc64", np.random.SFC64, 600, None),
-    _engine("numpy-mt19937", np.random.MT19937, 3_000, _seek_mt19937, JUMP_COST_NS),
+    _engine("numpy-mt19937", np.random.MT19937, 3_000, _seek_mt19937, JUMP_COST_NS, JUMP_DOC),
 )

@@ -7,7 +7,7 @@ import random
 import numpy as np
 
 from app.core.dtypes import DType
-from app.core.jump.mt19937 import JUMP_COST_NS, jump
+from app.core.jump.mt19937 import JUMP_COST_NS, JUMP_DOC, jump
 from app.core.params import (
     INTEGER_PARAMS,
     NORMAL_PARAMS,
@@ -74,6 +74,7 @@ ENGINE: Engine[Rnd] = Engine(
     state_nbytes=3_000,
     seek=_seek,
     jump_cost_ns=JUMP_COST_NS,
+    jump_doc=JUMP_DOC,
     doc="Python's random module: random.Random(seed), the same stream as random.seed(seed) "
         "followed by random.*. Seeds 0..2**64-1. One library call per element.",
     distributions={
