@@ -1,6 +1,17 @@
 # CPU image of Seed Authority.
 #   docker build -t seed-authority .
 #   docker run --rm -p 8000:8000 seed-authority
+
+# Build stage: compiles the C jump-ahead kernel into a wheel.
+FROM python:3.11-slim AS build
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends gcc libc6-dev \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY pyproject.toml setup.py README.md ./
+COPY app ./app
+RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels .
+
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -8,15 +19,13 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
-WORKDIR /srv
-
 # torch from its CPU index: the default PyPI wheel is a multi-GB CUDA build. The version is
 # the one pyproject.toml pins (2.13.0+cpu satisfies ==2.13.0).
 RUN pip install --index-url https://download.pytorch.org/whl/cpu torch==2.13.0
 
-COPY pyproject.toml README.md ./
-COPY app ./app
-RUN pip install . && useradd --system --uid 10001 --no-create-home authority
+COPY --from=build /wheels /wheels
+RUN pip install /wheels/*.whl && rm -rf /wheels \
+ && useradd --system --uid 10001 --no-create-home authority
 
 USER authority
 EXPOSE 8000
