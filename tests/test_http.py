@@ -241,6 +241,18 @@ def test_engines_lists_the_registry(client: TestClient) -> None:
     assert listed == set(ENTRIES)
     legacy = next(e for e in body["engines"] if e["name"] == "numpy-legacy")
     assert legacy["seed_max"] == 2**32 - 1
+    access = {(e["name"], d["name"]): d["access"] for e in body["engines"]
+              for d in e["distributions"]}
+    assert access["numpy-legacy", "uniform"] == "direct"
+    assert access["numpy-legacy", "normal"] == "checkpointed"
+    assert access["numpy-legacy", "integers"].startswith("direct when")
+    assert access["torch-cpu", "normal"] == "direct"
+    assert {a for (e, _), a in access.items() if e == "numpy-sfc64"} == {"checkpointed"}
+    for engine in body["engines"]:
+        for dist in engine["distributions"]:
+            assert set(dist["access_by_dtype"]) == set(dist["dtypes"])
+    assert body["limits"]["checkpoint_interval_ms"] > 0
+    assert {"parked", "hits", "bytes", "max_bytes"} <= set(body["cache"])
     assert body["versions"]["torch"] == torch.__version__
     assert set(body["formats"]) == {"json", "npy", "raw"}
     for engine in body["engines"]:

@@ -81,8 +81,9 @@ class Engine(Generic[G]):
     seek: Callable[[int, int], G] | None = None
     """A generator seeded with ``seed`` and moved ahead by ``units`` 32-bit words in
     O(log units), or None when the bit generator has no jump."""
-    jump_cost_ns: float = 0.0
-    """Estimated cost of one ``seek`` (to choose between a jump and a nearby checkpoint)."""
+    jump_cost_ns: Callable[[int], float] = lambda words: 0.0
+    """Estimated cost (ns) of a ``seek`` by so many words, to choose between a jump and the
+    nearest checkpoint."""
     jump_doc: str = "none: streams are checkpointed"
 
     def access(self, dist: Distribution[G]) -> str:

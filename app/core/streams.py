@@ -128,7 +128,7 @@ class StreamService:
         walk_ns = (start - position) * stream.dist.cost_ns
         units = stream.units_per_element
         every = self._interval(stream)
-        if units is not None and walk_ns > stream.engine.jump_cost_ns:
+        if units is not None and walk_ns > stream.engine.jump_cost_ns(start * units):
             assert stream.engine.seek is not None
             self._unpark(stream, found)
             gen = stream.engine.seek(stream.seed, start * units)

@@ -13,7 +13,7 @@ import numpy as np
 
 from app.core.dtypes import DType
 from app.core.errors import InvalidParameter
-from app.core.jump.mt19937 import JUMP_COST_NS, JUMP_DOC, jump
+from app.core.jump.mt19937 import JUMP_DOC, jump, jump_cost_ns
 from app.core.params import (
     INTEGER_PARAMS,
     NORMAL_PARAMS,
@@ -141,7 +141,8 @@ def _seek_mt19937(seed: int, units: int) -> Gen:
 
 
 def _engine(name: str, cls: type[np.random.BitGenerator], state_nbytes: int,
-            seek: Callable[[int, int], Gen] | None, jump_cost_ns: float = 0.0,
+            seek: Callable[[int, int], Gen] | None,
+            jump_cost: Callable[[int], float] = lambda words: 1e5,
             jump_doc: str = "none: streams are checkpointed", extra_doc: str = "") -> Engine[Gen]:
     cls_name = cls.__name__
 
@@ -168,7 +169,7 @@ def _engine(name: str, cls: type[np.random.BitGenerator], state_nbytes: int,
         restore=restore,
         state_nbytes=state_nbytes,
         seek=seek,
-        jump_cost_ns=jump_cost_ns,
+        jump_cost_ns=jump_cost,
         jump_doc=jump_doc,
         doc=f"np.random.Generator(np.random.{cls_name}(seed)), seeded through "
             f"np.random.SeedSequence(seed). Seeds 0..2**128-1.",
@@ -177,12 +178,12 @@ def _engine(name: str, cls: type[np.random.BitGenerator], state_nbytes: int,
 
 
 ENGINES: tuple[Engine[Gen], ...] = (
-    _engine("numpy-pcg64", np.random.PCG64, 600, _seek_pcg(np.random.PCG64), 1e5, PCG_DOC,
-            "  # == np.random.default_rng({seed})"),
-    _engine("numpy-pcg64dxsm", np.random.PCG64DXSM, 600, _seek_pcg(np.random.PCG64DXSM), 1e5,
-            PCG_DOC),
-    _engine("numpy-philox", np.random.Philox, 800, _seek_philox, 1e5,
-            "Philox.advance(d) moves d blocks of four 64-bit draws; the rest drawn"),
+    _engine("numpy-pcg64", np.random.PCG64, 600, _seek_pcg(np.random.PCG64), jump_doc=PCG_DOC,
+            extra_doc="  # == np.random.default_rng({seed})"),
+    _engine("numpy-pcg64dxsm", np.random.PCG64DXSM, 600, _seek_pcg(np.random.PCG64DXSM),
+            jump_doc=PCG_DOC),
+    _engine("numpy-philox", np.random.Philox, 800, _seek_philox,
+            jump_doc="Philox.advance(d) moves d blocks of four 64-bit draws; the rest drawn"),
     _engine("numpy-sfc64", np.random.SFC64, 600, None),
-    _engine("numpy-mt19937", np.random.MT19937, 3_000, _seek_mt19937, JUMP_COST_NS, JUMP_DOC),
+    _engine("numpy-mt19937", np.random.MT19937, 3_000, _seek_mt19937, jump_cost_ns, JUMP_DOC),
 )

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from app.core.dtypes import DType
-from app.core.jump.mt19937 import JUMP_COST_NS, JUMP_DOC, jump
+from app.core.jump.mt19937 import JUMP_DOC, jump, jump_cost_ns
 from app.core.jump.widths import masked_power_of_two_words
 from app.core.params import (
     INTEGER_PARAMS,
@@ -77,7 +77,7 @@ ENGINE: Engine[RS] = Engine(
     restore=_restore,
     state_nbytes=3_000,
     seek=_seek,
-    jump_cost_ns=JUMP_COST_NS,
+    jump_cost_ns=jump_cost_ns,
     jump_doc=JUMP_DOC,
     doc="NumPy's legacy RandomState; np.random.seed(s) followed by np.random.* gives the same "
         "stream. Seeds 0..2**32-1.",

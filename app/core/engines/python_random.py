@@ -7,7 +7,7 @@ import random
 import numpy as np
 
 from app.core.dtypes import DType
-from app.core.jump.mt19937 import JUMP_COST_NS, JUMP_DOC, jump
+from app.core.jump.mt19937 import JUMP_DOC, jump, jump_cost_ns
 from app.core.params import (
     INTEGER_PARAMS,
     NORMAL_PARAMS,
@@ -73,7 +73,7 @@ ENGINE: Engine[Rnd] = Engine(
     restore=_restore,
     state_nbytes=3_000,
     seek=_seek,
-    jump_cost_ns=JUMP_COST_NS,
+    jump_cost_ns=jump_cost_ns,
     jump_doc=JUMP_DOC,
     doc="Python's random module: random.Random(seed), the same stream as random.seed(seed) "
         "followed by random.*. Seeds 0..2**64-1. One library call per element.",

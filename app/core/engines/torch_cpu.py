@@ -14,7 +14,7 @@ import torch
 
 from app.core.dtypes import DType
 from app.core.errors import InvalidParameter
-from app.core.jump.mt19937 import JUMP_COST_NS, JUMP_DOC, jump
+from app.core.jump.mt19937 import JUMP_DOC, jump, jump_cost_ns
 from app.core.params import (
     INTEGER_PARAMS,
     NORMAL_PARAMS,
@@ -119,7 +119,7 @@ ENGINE: Engine[torch.Generator] = Engine(
     restore=_restore,
     state_nbytes=5_200,
     seek=_seek,
-    jump_cost_ns=JUMP_COST_NS,
+    jump_cost_ns=jump_cost_ns,
     jump_doc=JUMP_DOC,
     doc="A torch CPU generator: torch.Generator().manual_seed(seed); torch.manual_seed(seed) "
         "followed by torch.rand/randn/randint gives the same stream. Seeds 0..2**64-1.",

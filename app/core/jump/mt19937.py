@@ -14,8 +14,14 @@ from app.core.jump.polynomial import PHI_LOW_TERMS
 
 Key = npt.NDArray[np.uint32]
 N = 624
-JUMP_COST_NS = 2e6
-"""A jump costs 0.5 ms (1e5 words) to 4 ms (2**64 words), measured by bench/offsets.py."""
+SMALL_JUMP = 2**21
+"""Below this many words the kernel runs the recurrence forward instead (see _mt19937.c)."""
+
+
+def jump_cost_ns(words: int) -> float:
+    """Estimated cost of a seek by ``words``, generator set-up included (bench/offsets.py:
+    0.3 ms for 2e5 words, 1 ms for 2e6, 2-5 ms for 1e12..2**64)."""
+    return 2e5 + 0.6 * words if words < SMALL_JUMP else 3e6
 JUMP_DOC = ("GF(2) polynomial jump: x^k mod the characteristic polynomial, applied to the "
             "state; exact for any number k of 32-bit outputs")
 _TERMS = np.array(PHI_LOW_TERMS, dtype=np.int32).tobytes()
