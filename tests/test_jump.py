@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.core.dtypes import DTYPES
@@ -62,9 +62,19 @@ def _words(engine: str, gen: Any, n: int) -> np.ndarray:
 @pytest.mark.parametrize("engine", MT_ENGINES)
 @pytest.mark.parametrize("k", JUMPS)
 def test_jump_equals_brute_force(engine: str, k: int) -> None:
+    _check_jump(engine, 987654321, k)
+
+
+@pytest.mark.parametrize("engine", MT_ENGINES)
+@settings(max_examples=15)
+@given(seed=st.integers(0, 2**32 - 1), k=st.integers(0, 10**7))
+def test_jump_equals_brute_force_random(engine: str, seed: int, k: int) -> None:
+    _check_jump(engine, seed, k)
+
+
+def _check_jump(engine: str, seed: int, k: int) -> None:
     eng = ENGINES[engine]
     assert eng.seek is not None
-    seed = 987654321
     brute = eng.new(seed)
     if engine == "python-random":
         brute.getrandbits(32 * k) if k else None  # k words in one call
@@ -115,12 +125,13 @@ def _params(dist: str, dtype: str, wide: bool) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize(("engine", "dist", "dtype"), DIRECT)
-@given(offset=st.integers(0, 20_000), count=st.integers(0, 100), wide=st.booleans())
+@given(offset=st.integers(0, 20_000), count=st.integers(0, 100), wide=st.booleans(),
+       seed=st.integers(0, 2**32 - 1))
 def test_seek_lands_on_the_element(engine: str, dist: str, dtype: str, offset: int, count: int,
-                                   wide: bool) -> None:
+                                   wide: bool, seed: int) -> None:
     """seek(seed, offset * words per element) + the library call == the reference slice."""
     try:
-        stream = resolve(engine, dist, 77, dtype, _params(dist, dtype, wide))
+        stream = resolve(engine, dist, seed, dtype, _params(dist, dtype, wide))
     except InvalidParameter:  # e.g. numpy float32 uniforms exist only on [0, 1)
         return
     units = stream.units_per_element
@@ -128,10 +139,10 @@ def test_seek_lands_on_the_element(engine: str, dist: str, dtype: str, offset: i
         return
     start = offset - offset % stream.dist.block
     assert stream.engine.seek is not None
-    gen = stream.engine.seek(77, start * units)
+    gen = stream.engine.seek(seed, start * units)
     n = stream.dist.reference_size(offset + count - start)
     got = stream.draw(gen, n)[offset - start:offset - start + count]
-    expected = reference(engine, dist, 77, offset + count, dtype, dict(stream.params))[offset:]
+    expected = reference(engine, dist, seed, offset + count, dtype, dict(stream.params))[offset:]
     assert same_bits(got, expected)
 
 
