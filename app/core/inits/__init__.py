@@ -1,0 +1,1 @@
+"""Seeded tensor and module initialisations, exactly as torch makes them."""
