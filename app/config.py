@@ -20,6 +20,8 @@ class Settings(BaseSettings):
                     "checkpoint to reach an offset; beyond it the request is a 422.")
     chunk_bytes: int = Field(1 << 20, ge=4096, description="Bytes generated and sent at a time.")
     cache_bytes: int = Field(64 << 20, ge=0, description="Memory budget of the checkpoint cache.")
+    max_init_elements: int = Field(
+        50_000_000, gt=0, description="Most elements one tensor or module init may return.")
     checkpoint_interval_ms: float = Field(
         25.0, gt=0, description="A checkpoint is saved every this many ms of estimated "
                                 "generation, bounding the cost of offsets near generated ones.")

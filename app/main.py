@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 import app as package
 from app.api import errors
-from app.api.routes import engines, health, streams
+from app.api.routes import engines, health, inits, streams
 from app.config import Settings, get_settings
 from app.core.streams import StreamService
 
@@ -23,9 +23,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     application = FastAPI(title="Seed Authority", version=package.__version__,
                           description=DESCRIPTION)
+    application.state.settings = settings
     application.state.streams = StreamService(settings.limits())
     errors.install(application)
     application.include_router(streams.router)
+    application.include_router(inits.router)
     application.include_router(engines.router)
     application.include_router(health.router)
     return application

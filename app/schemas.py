@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.core.checkpoints import CacheStats
 from app.core.dtypes import DTYPES
+from app.core.inits.tensors import INITS
 from app.core.registry import ENGINES
 from app.core.streams import Limits
 
@@ -135,6 +136,73 @@ class EnginesResponse(BaseModel):
     limits: Limits
     cache: CacheStats
     versions: Versions
+
+
+InitName = Enum("InitName", {n: n for n in INITS}, type=str)  # type: ignore[misc]
+FloatDType = Literal["float32", "float64", "float16", "bfloat16"]
+TensorFormatName = Literal["json", "safetensors", "npz"]
+
+
+class TensorInitRequest(BaseModel):
+    """``g = torch.Generator().manual_seed(seed); t = torch.empty(shape, dtype=dtype);
+    torch.nn.init.<init>(t, **args, generator=g)``."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"seed": 42, "init": "kaiming_uniform_", "shape": [10, 10], "dtype": "float32",
+         "args": {"a": 2.23606797749979}}]})
+
+    seed: int = Field(ge=0, le=2**64 - 1, description="Seed of the torch CPU generator.")
+    init: InitName = Field(description="A torch.nn.init function (see /v1/inits).")
+    shape: list[int] = Field(max_length=8, description="Tensor shape; every size >= 1.")
+    dtype: FloatDType = "float32"
+    args: dict[str, Any] = Field(default_factory=dict,
+                                 description="Keyword arguments of the init (see /v1/inits).")
+
+
+class ModulesInitRequest(BaseModel):
+    """The state_dict of ``nn.Sequential(*modules)`` built right after
+    ``torch.manual_seed(seed)``, each parameterised module with ``dtype=``."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"seed": 42, "dtype": "float32", "modules": [
+            {"type": "Linear", "in_features": 10, "out_features": 10}, {"type": "ReLU"},
+            {"type": "Linear", "in_features": 10, "out_features": 2}]}]})
+
+    seed: int = Field(ge=0, le=2**64 - 1, description="Seed given to torch.manual_seed.")
+    dtype: FloatDType = "float32"
+    modules: list[dict[str, Any]] = Field(
+        min_length=1, max_length=256,
+        description="Layers in order: {\"type\": <name>, <constructor arguments>...}; the "
+                    "types and their arguments are listed at /v1/inits.")
+
+
+class ArgInfo(BaseModel):
+    name: str
+    type: str
+    default: Any
+    required: bool
+
+
+class InitInfo(BaseModel):
+    name: str
+    random: bool
+    args: list[ArgInfo]
+    dims: str
+    dtypes: list[str]
+    doc: str
+
+
+class ModuleInfo(BaseModel):
+    type: str
+    args: list[ArgInfo]
+    takes_dtype: bool
+
+
+class InitsResponse(BaseModel):
+    inits: list[InitInfo]
+    modules: list[ModuleInfo]
+    formats: dict[str, str]
+    max_elements: int
 
 
 class Health(BaseModel):

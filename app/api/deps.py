@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from app.config import Settings, get_settings
+from app.config import Settings
 from app.core.streams import StreamService
 
 
@@ -15,5 +15,10 @@ def get_service(request: Request) -> StreamService:
     return service
 
 
+def get_app_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
 ServiceDep = Annotated[StreamService, Depends(get_service)]
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]

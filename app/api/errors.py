@@ -22,9 +22,17 @@ async def _authority_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status, exc.code, exc.parameter, f"{exc.parameter}: {exc.reason}")
 
 
+def _path(loc: list[Any]) -> str | None:
+    """("body", "modules", 0, "type") -> "modules[0].type"."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else f".{part}" if out else str(part)
+    return out or None
+
+
 def _describe(err: dict[str, Any]) -> tuple[str | None, str]:
-    loc = [str(p) for p in err.get("loc", ()) if p not in ("query", "path", "body", "header")]
-    parameter = loc[0] if loc else None
+    parameter = _path([p for p in err.get("loc", ()) if p not in ("query", "path", "body",
+                                                                     "header")])
     msg = str(err.get("msg", "invalid"))
     if err.get("type") == "extra_forbidden":
         msg = "unknown parameter"

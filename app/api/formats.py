@@ -37,7 +37,6 @@ DESCRIPTIONS: dict[str, str] = {
     "npy": "application/x-npy: a NumPy .npy file (np.load reads it); not for bfloat16.",
     "raw": "application/octet-stream: the values as little-endian bytes of dtype, no header.",
 }
-_BY_MEDIA = {m: f for f, m in MEDIA_TYPES.items()}
 
 
 class NotAcceptable(AuthorityError):
@@ -47,13 +46,20 @@ class NotAcceptable(AuthorityError):
 
 def negotiate(format_param: str | None, accept: str | None) -> Format:
     """``format=`` wins; else the Accept type with the highest q; else JSON."""
+    return Format(choose_format(format_param, accept, {f.value: m for f, m in MEDIA_TYPES.items()}))
+
+
+def choose_format(format_param: str | None, accept: str | None, media: dict[str, str]) -> str:
+    """``format=`` wins; else the Accept type with the highest q; else the first (JSON)."""
+    default = next(iter(media))
     if format_param is not None:
-        return Format(format_param)
+        return format_param
     if not accept:
-        return Format.json
-    best: tuple[float, int, Format] | None = None
+        return default
+    by_media = {m: f for f, m in media.items()}
+    best: tuple[float, int, str] | None = None
     for i, part in enumerate(accept.split(",")):
-        media, *opts = (p.strip() for p in part.split(";"))
+        kind, *opts = (p.strip() for p in part.split(";"))
         q = 1.0
         for opt in opts:
             name, _, value = opt.partition("=")
@@ -62,13 +68,14 @@ def negotiate(format_param: str | None, accept: str | None) -> Format:
                     q = float(value)
                 except ValueError:
                     q = 0.0
-        media = media.lower()
-        fmt = _BY_MEDIA.get(media) or (Format.json if media in ("*/*", "application/*") else None)
+        kind = kind.lower()
+        fmt = by_media.get(kind) or (default if kind in ("*/*", "application/*") else None)
         if fmt is not None and q > 0 and (best is None or (q, -i) > (best[0], best[1])):
             best = (q, -i, fmt)
     if best is None:
         raise NotAcceptable("Accept", f"none of {accept!r} is served; use "
-                                      f"{', '.join(MEDIA_TYPES.values())} or format=json|npy|raw")
+                                      f"{', '.join(media.values())} or format="
+                                      f"{'|'.join(media)}")
     return best[2]
 
 
@@ -107,7 +114,14 @@ def _json(meta: dict[str, Any], dtype: DType,
           chunks: Iterable[Array]) -> Iterator[bytes | memoryview]:
     # The metadata may hold integers beyond 64 bits (seeds): the standard library prints them.
     head = json.dumps(meta, separators=(",", ":"))
-    yield head[:-1].encode() + b',"values":['
+    yield head[:-1].encode() + b',"values":'
+    yield from json_values(dtype, chunks)
+    yield b"}"
+
+
+def json_values(dtype: DType, chunks: Iterable[Array]) -> Iterator[bytes | memoryview]:
+    """A JSON list of the values of all chunks, printed exactly, a chunk at a time."""
+    yield b"["
     first = True
     for arr in chunks:
         if not len(arr):
@@ -117,4 +131,4 @@ def _json(meta: dict[str, Any], dtype: DType,
             yield b","
         yield memoryview(text)[1:-1]  # the numbers without the list's brackets, uncopied
         first = False
-    yield b"]}"
+    yield b"]"

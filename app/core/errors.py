@@ -30,3 +30,10 @@ class LimitExceeded(AuthorityError):
     """A request over a configured limit (count, cost of reaching an offset)."""
 
     code = "limit_exceeded"
+
+
+class TooLarge(AuthorityError):
+    """A request whose result would exceed the configured size limit."""
+
+    status = 413
+    code = "too_large"

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query
 from fastapi.responses import Response, StreamingResponse
 
+from app.api.caching import cache_headers, etag_for, matches
 from app.api.deps import ServiceDep
 from app.api.formats import (
     MEDIA_TYPES,
@@ -24,8 +23,6 @@ from app.schemas import DistributionName, EngineName, ErrorBody, StreamQuery, St
 
 router = APIRouter(prefix="/v1/streams", tags=["streams"])
 
-CACHE_CONTROL = "public, max-age=31536000, immutable"
-ETAG_SCHEME = 1
 _BINARY = {"schema": {"type": "string", "format": "binary"}}
 _HEADERS = {
     "ETag": "Strong validator: the same for the same request in any process of the same "
@@ -52,9 +49,8 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def etag_for(stream: Stream, offset: int, count: int, fmt: Format) -> str:
-    ident = {
-        "scheme": ETAG_SCHEME,
+def stream_etag(stream: Stream, offset: int, count: int, fmt: Format) -> str:
+    return etag_for({
         "engine": stream.engine.name,
         "distribution": stream.dist.name,
         "dtype": stream.dtype.name,
@@ -63,15 +59,7 @@ def etag_for(stream: Stream, offset: int, count: int, fmt: Format) -> str:
         "offset": offset,
         "count": count,
         "format": fmt.value,
-        "versions": versions(),
-    }
-    digest = hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()
-    return f'"{digest[:40]}"'
-
-
-def _matches(if_none_match: str, etag: str) -> bool:
-    tags = [t.strip().removeprefix("W/") for t in if_none_match.split(",")]
-    return "*" in tags or etag in tags
+    })
 
 
 @router.get(
@@ -102,19 +90,15 @@ def get_slice(
     service.check_window(offset, count)
     fmt = negotiate(query.format, accept)
     check_format(fmt, stream.dtype)
-    vers = versions()
-    etag = etag_for(stream, offset, count, fmt)
+    etag = stream_etag(stream, offset, count, fmt)
     headers = {
-        "ETag": etag,
-        "Cache-Control": CACHE_CONTROL,
-        "Vary": "Accept",
+        **cache_headers(etag),
         "X-Offset": str(offset),
         "X-Count": str(count),
         "X-Next-Offset": str(offset + count),
         "X-Dtype": stream.dtype.name,
-        "X-Versions": "; ".join(f"{k}={v}" for k, v in vers.items()),
     }
-    if if_none_match is not None and _matches(if_none_match, etag):
+    if matches(if_none_match, etag):
         return Response(status_code=304, headers=headers)
 
     chunks = service.open_slice(stream, offset, count)
@@ -128,7 +112,7 @@ def get_slice(
         "dtype": stream.dtype.name,
         "params": dict(stream.params),
         "reference": stream.reference(offset, offset + count),
-        "versions": vers,
+        "versions": versions(),
     }
     body = encode(fmt, stream.dtype, count, meta, chunks)
     media_type = MEDIA_TYPES[fmt]

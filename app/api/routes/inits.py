@@ -1,0 +1,142 @@
+"""``POST /v1/tensors/init``, ``POST /v1/modules/init`` and ``GET /v1/inits``."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any, TypeVar
+
+import torch
+from fastapi import APIRouter, Header, Query
+from fastapi.responses import Response, StreamingResponse
+
+from app.api.caching import cache_headers, etag_for, matches
+from app.api.deps import SettingsDep
+from app.api.formats import choose_format
+from app.api.tensor_formats import DESCRIPTIONS, MEDIA_TYPES, check_format, encode
+from app.core.errors import InvalidParameter, TooLarge
+from app.core.inits import modules as mod
+from app.core.inits import tensors as ten
+from app.core.inits.args import Arg, parse_args
+from app.core.versions import versions
+from app.schemas import (
+    ArgInfo,
+    ErrorBody,
+    InitInfo,
+    InitsResponse,
+    ModuleInfo,
+    ModulesInitRequest,
+    TensorFormatName,
+    TensorInitRequest,
+)
+
+router = APIRouter(tags=["inits"])
+T = TypeVar("T")
+
+_BINARY = {"schema": {"type": "string", "format": "binary"}}
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The tensors, as JSON, safetensors or .npz (format= or Accept).",
+          "content": {MEDIA_TYPES["safetensors"]: _BINARY, MEDIA_TYPES["npz"]: _BINARY}},
+    304: {"description": "Not modified: If-None-Match holds the ETag."},
+    406: {"model": ErrorBody, "description": "The Accept header names no served format."},
+    413: {"model": ErrorBody, "description": "More elements than max_init_elements."},
+    422: {"model": ErrorBody, "description": "A field is invalid; `parameter` names it."},
+}
+FormatQuery = Annotated[TensorFormatName | None, Query(
+    description="json (default), safetensors or npz; overrides the Accept header.")]
+AcceptHeader = Annotated[str | None, Header(
+    description="application/json, application/x-safetensors or application/x-npz.")]
+IfNoneMatch = Annotated[str | None, Header(description="An ETag from an earlier response.")]
+
+
+def _torch_call(fn: Callable[[], T], field: str) -> T:
+    """Run torch on checked arguments; a combination torch still refuses is a 422."""
+    try:
+        return fn()
+    except (ValueError, RuntimeError, TypeError, NotImplementedError) as exc:
+        raise InvalidParameter(field, f"torch refused it: {exc}") from None
+
+
+def _respond(fmt: str, etag: str, meta: dict[str, Any], tensors: Mapping[str, torch.Tensor],
+             elements: int) -> Response:
+    headers = {**cache_headers(etag), "X-Elements": str(elements)}
+    body = encode(fmt, meta, tensors)
+    if fmt != "json" or elements <= 1 << 18:
+        return Response(b"".join(body), media_type=MEDIA_TYPES[fmt], headers=headers)
+    return StreamingResponse(body, media_type=MEDIA_TYPES[fmt], headers=headers)
+
+
+def _limit(elements: int, limit: int, field: str) -> None:
+    if elements > limit:
+        raise TooLarge(field, f"{elements} elements in total, over the limit of {limit}")
+
+
+@router.post("/v1/tensors/init", response_model=None, responses=RESPONSES,
+             summary="A tensor initialised by torch.nn.init, bit-exactly")
+def tensor_init(body: TensorInitRequest, settings: SettingsDep, format: FormatQuery = None,
+                accept: AcceptHeader = None, if_none_match: IfNoneMatch = None) -> Response:
+    spec = ten.INITS[body.init.value]
+    if any(n < 1 for n in body.shape):
+        raise InvalidParameter("shape", f"every size must be >= 1, got {body.shape}")
+    args = parse_args(spec.args, body.args, "args")
+    ten.check_request(spec, body.shape, body.dtype, args)
+    elements = math.prod(body.shape)
+    _limit(elements, settings.max_init_elements, "shape")
+    fmt = choose_format(format, accept, MEDIA_TYPES)
+    check_format(fmt, body.dtype)
+    ident = {"kind": "tensor", "seed": body.seed, "init": spec.name, "shape": body.shape,
+             "dtype": body.dtype, "args": {k: repr(v) for k, v in args.items()}, "format": fmt}
+    etag = etag_for(ident)
+    if matches(if_none_match, etag):
+        return Response(status_code=304, headers=cache_headers(etag))
+    tensor = _torch_call(lambda: ten.init_tensor(spec, body.seed, body.shape, body.dtype, args),
+                         "args")
+    meta = {"seed": body.seed, "init": spec.name, "shape": body.shape, "dtype": body.dtype,
+            "args": args, "reference": ten.reference(spec, body.seed, body.shape, body.dtype, args),
+            "versions": versions()}
+    return _respond(fmt, etag, meta, {"tensor": tensor}, elements)
+
+
+@router.post("/v1/modules/init", response_model=None, responses=RESPONSES,
+             summary="The state_dict of nn.Sequential(*modules) after torch.manual_seed(seed)")
+def modules_init(body: ModulesInitRequest, settings: SettingsDep, format: FormatQuery = None,
+                 accept: AcceptHeader = None, if_none_match: IfNoneMatch = None) -> Response:
+    layers = mod.parse_layers(body.modules)
+    elements = _torch_call(lambda: mod.count_elements(layers, body.dtype), "modules")
+    _limit(elements, settings.max_init_elements, "modules")
+    fmt = choose_format(format, accept, MEDIA_TYPES)
+    check_format(fmt, body.dtype)
+    ident = {"kind": "modules", "seed": body.seed, "dtype": body.dtype, "format": fmt,
+             "modules": [{"type": layer.spec.name, **{k: repr(v) for k, v in layer.args.items()}}
+                         for layer in layers]}
+    etag = etag_for(ident)
+    if matches(if_none_match, etag):
+        return Response(status_code=304, headers=cache_headers(etag))
+    state = _torch_call(lambda: mod.build(layers, body.seed, body.dtype), "modules")
+    meta = {"seed": body.seed, "dtype": body.dtype,
+            "modules": [{"type": layer.spec.name, **layer.args} for layer in layers],
+            "reference": mod.reference(layers, body.seed, body.dtype), "versions": versions()}
+    return _respond(fmt, etag, meta, state, elements)
+
+
+def _args(specs: tuple[Arg, ...]) -> list[ArgInfo]:
+    return [ArgInfo(name=a.name, type=a.describe(), default=None if a.required else a.default,
+                    required=a.required) for a in specs]
+
+
+@router.get("/v1/inits", response_model=InitsResponse,
+            summary="The init functions and module types offered, with their arguments")
+def list_inits(settings: SettingsDep) -> InitsResponse:
+    def dims(s: ten.InitSpec) -> str:
+        if s.max_dims == s.min_dims:
+            return f"exactly {s.min_dims}"
+        return f"{s.min_dims}..{s.max_dims}" if s.max_dims else f">= {s.min_dims}"
+
+    return InitsResponse(
+        inits=[InitInfo(name=s.name, random=s.random, args=_args(s.args), dims=dims(s),
+                        dtypes=list(s.dtypes), doc=s.doc) for s in ten.INITS.values()],
+        modules=[ModuleInfo(type=s.name, args=_args(s.args), takes_dtype=s.factory)
+                 for s in mod.MODULES.values()],
+        formats=DESCRIPTIONS,
+        max_elements=settings.max_init_elements,
+    )

@@ -1,0 +1,76 @@
+"""Response formats of tensor dicts (inits, state_dicts): JSON, safetensors and .npz."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import save as safetensors_save
+
+from app.api.formats import json_values
+from app.core.dtypes import DTYPES, DType
+from app.core.errors import InvalidParameter
+from app.core.spec import Array
+
+MEDIA_TYPES: dict[str, str] = {
+    "json": "application/json",
+    "safetensors": "application/x-safetensors",
+    "npz": "application/x-npz",
+}
+DESCRIPTIONS: dict[str, str] = {
+    "json": "application/json: metadata, the reference code and `tensors`: name -> shape, dtype "
+            "and the values flattened in row-major order, floats printed exactly.",
+    "safetensors": "application/x-safetensors: what `safetensors.torch.load(body)` reads; the "
+                   "metadata holds the seed, the reference code and the versions.",
+    "npz": "application/x-npz: what `np.load(io.BytesIO(body))` reads, one array per tensor "
+           "(not for bfloat16).",
+}
+CHUNK = 1 << 20
+
+
+def dtype_of(t: torch.Tensor) -> DType:
+    return DTYPES[str(t.dtype).removeprefix("torch.")]
+
+
+def to_numpy(t: torch.Tensor) -> Array:
+    t = t.contiguous()
+    if t.dtype == torch.bfloat16:
+        return t.view(torch.uint16).numpy()
+    return t.numpy()
+
+
+def check_format(fmt: str, tensors_dtype: str) -> None:
+    if fmt == "npz" and tensors_dtype == "bfloat16":
+        raise InvalidParameter("format", ".npz cannot carry bfloat16; use safetensors or json")
+
+
+def encode(fmt: str, meta: dict[str, Any], tensors: Mapping[str, torch.Tensor]) -> Iterator[
+        bytes | memoryview]:
+    if fmt == "json":
+        yield from _json(meta, tensors)
+    elif fmt == "safetensors":
+        info = {k: v if isinstance(v, str) else json.dumps(v) for k, v in meta.items()}
+        yield safetensors_save({k: v.contiguous() for k, v in tensors.items()}, metadata=info)
+    else:
+        buf = io.BytesIO()
+        np.savez(buf, **{k: to_numpy(v) for k, v in tensors.items()})  # type: ignore[arg-type]
+        yield buf.getvalue()
+
+
+def _json(meta: dict[str, Any], tensors: Mapping[str, torch.Tensor]) -> Iterator[
+        bytes | memoryview]:
+    head = json.dumps(meta, separators=(",", ":"))
+    yield head[:-1].encode() + b',"tensors":{'
+    for i, (name, t) in enumerate(tensors.items()):
+        dt = dtype_of(t)
+        flat = to_numpy(t).reshape(-1)
+        info = json.dumps({"shape": list(t.shape), "dtype": dt.name}, separators=(",", ":"))
+        yield (b"," if i else b"") + json.dumps(name).encode() + b":" + info[:-1].encode()
+        yield b',"values":'
+        yield from json_values(dt, (flat[j:j + CHUNK] for j in range(0, len(flat), CHUNK)))
+        yield b"}"
+    yield b"}}"
