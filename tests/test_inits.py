@@ -368,7 +368,7 @@ def test_concurrent_module_and_stream_requests_do_not_interleave(client: TestCli
         barrier.wait()
         got: bytes = client.get("/v1/streams/torch-cpu/normal",
                                 params={"seed": 5, "count": 2000, "format": "raw"}).content
-        return got == stream_expected
+        return bool(got == stream_expected)
 
     with ThreadPoolExecutor(12) as pool:
         futures = [pool.submit(module_job, s) for s in range(6)]
