@@ -1,0 +1,16 @@
+"""The examples, run as a user would, against a live server."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_two_workers_get_identical_outputs(live_server: str) -> None:
+    run = subprocess.run([sys.executable, "-m", "examples.two_workers", "--url", live_server],
+                         cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "identical across both workers and the local run" in run.stdout
