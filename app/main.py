@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 import app as package
 from app.api import errors
-from app.api.routes import engines, health, inits, streams
+from app.api.routes import engines, health, inits, seeds, states, streams
 from app.config import Settings, get_settings
 from app.core.streams import StreamService
 
@@ -27,6 +27,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     application.state.streams = StreamService(settings.limits())
     errors.install(application)
     application.include_router(streams.router)
+    application.include_router(states.router)
+    application.include_router(seeds.router)
     application.include_router(inits.router)
     application.include_router(engines.router)
     application.include_router(health.router)

@@ -28,20 +28,23 @@ NUMBER_DOC = (
 )
 
 
-class StreamQuery(BaseModel):
-    """Query parameters of a stream slice. Unknown parameters are refused."""
+class StreamParams(BaseModel):
+    """What names a stream and a position in it. Unknown parameters are refused."""
 
     model_config = ConfigDict(extra="forbid")
 
     seed: int = Field(description="Seed of the generator; its range depends on the engine "
                                   "(see /v1/engines).", examples=[7])
-    offset: int = Field(0, description="Index of the first element of the slice.", ge=0)
-    count: int = Field(description="Number of elements; at most the configured max_count.",
-                       ge=0, examples=[3])
+    spawn_key: str | None = Field(
+        None, description="A worker's stream: comma-separated non-negative integers, e.g. `3` "
+                          "or `0,5`. numpy Generator engines use `SeedSequence(seed, "
+                          "spawn_key=...)` (spawn_key=3 is `SeedSequence(seed).spawn(4)[3]`); "
+                          "numpy-legacy uses the seed `SeedSequence(seed, spawn_key)."
+                          "generate_state(1, uint32)[0]`, python-random and torch-cpu "
+                          "`generate_state(1, uint64)[0]`.")
+    offset: int = Field(0, description="Index of the first element.", ge=0)
     dtype: DTypeName | None = Field(
         None, description="Element type; default depends on the engine (see /v1/engines).")
-    format: FormatName | None = Field(
-        None, description="json (default), npy or raw; overrides the Accept header.")
     low: str | None = Field(None, description=f"uniform, integers: lower bound. {NUMBER_DOC}")
     high: str | None = Field(None, description=f"uniform, integers: upper bound (exclusive). "
                                                f"{NUMBER_DOC}")
@@ -51,6 +54,42 @@ class StreamQuery(BaseModel):
     def params(self) -> dict[str, str]:
         raw = {"low": self.low, "high": self.high, "loc": self.loc, "scale": self.scale}
         return {k: v for k, v in raw.items() if v is not None}
+
+
+class StreamQuery(StreamParams):
+    """Query parameters of a stream slice. Unknown parameters are refused."""
+
+    count: int = Field(description="Number of elements; at most the configured max_count.",
+                       ge=0, examples=[3])
+    format: FormatName | None = Field(
+        None, description="json (default), npy or raw; overrides the Accept header.")
+
+
+class StateQuery(StreamParams):
+    """Query parameters of a generator-state handoff. Unknown parameters are refused."""
+
+    format: Literal["json", "raw"] | None = Field(
+        None, description="json (default); raw: torch-cpu only, the state bytes for "
+                          "torch.Generator.set_state.")
+
+
+class StateResponse(BaseModel):
+    engine: str
+    distribution: str
+    seed: int
+    spawn_key: list[int]
+    offset: int
+    block_start: int = Field(description="Where the state is: offset, or for torch-cpu normal "
+                                         "the start of its 16-element block.")
+    skip: int = Field(description="Elements to drop after block_start: offset - block_start.")
+    dtype: str
+    params: dict[str, float | int]
+    state: Any = Field(description="The library's own state: the np.random.set_state tuple, "
+                                   "the bit generator's state dict, the random.setstate tuple, "
+                                   "or torch's Generator state bytes in base64.")
+    restore: str = Field(description="Python that rebuilds the generator from `state`.")
+    continue_: str = Field(alias="continue", description="Python that draws on from there.")
+    versions: Versions
 
 
 class Versions(BaseModel):
@@ -72,6 +111,7 @@ class StreamSlice(BaseModel):
     offset: int
     count: int
     next_offset: int = Field(description="offset + count: where the next consecutive slice starts.")
+    spawn_key: list[int]
     dtype: str
     params: dict[str, float | int]
     reference: str = Field(description="Python that reproduces this slice with the library itself.")

@@ -242,7 +242,7 @@ def test_concurrent_requests_share_checkpoints_and_agree() -> None:
     def run(job: tuple[tuple[str, str], int, int]) -> bool:
         (engine, dist), off, n = job
         extra: dict[str, float | int] = {"low": 0, "high": 10} if dist == "integers" else {}
-        got = svc.slice(engine, dist, 3, off, n, None, **extra)
+        got = svc.slice(engine, dist, 3, off, n, None, (), **extra)
         return same_bits(got, streams[(engine, dist)][off:off + n])
 
     with ThreadPoolExecutor(8) as pool:

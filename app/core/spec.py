@@ -35,8 +35,8 @@ class Distribution(Generic[G]):
     default_dtype: str
     draw: Callable[[G, Params, DType, int], Array]
     """Draw n elements of the stream from generator G: one call of the real library."""
-    call: Callable[[Params, DType, int], str]
-    """The reference call, as Python source, for n elements."""
+    call: Callable[[Params, DType, int | str], str]
+    """The reference call, as Python source, for n elements (a number or a variable name)."""
     check: Callable[[Params, DType], None]
     """Raise InvalidParameter for a combination the reference call cannot do."""
     cost_ns: float
@@ -85,15 +85,48 @@ class Engine(Generic[G]):
     """Estimated cost (ns) of a ``seek`` by so many words, to choose between a jump and the
     nearest checkpoint."""
     jump_doc: str = "none: streams are checkpointed"
+    export_state: Callable[[G], Any] = lambda gen: None
+    """The generator's state in the library's own form, as JSON-able values."""
+    restore_code: str = ""
+    """Python that rebuilds the generator from ``state`` (what ``export_state`` gave)."""
+    seed_bits: int | None = None
+    """Bits of the integer seed the generator takes when a spawn key derives it
+    (``SeedSequence(seed, spawn_key).generate_state(1, uint<bits>)[0]``); None: the generator
+    takes the SeedSequence itself (numpy's Generator engines)."""
+
+    def generator_seed(self, seed: int, spawn_key: tuple[int, ...] = ()) -> Any:
+        """What ``new`` and ``seek`` are given: the seed, or the one a spawn key derives."""
+        if not spawn_key:
+            return seed
+        sequence = np.random.SeedSequence(seed, spawn_key=spawn_key)
+        if self.seed_bits is None:
+            return sequence
+        dtype = np.uint32 if self.seed_bits == 32 else np.uint64
+        return int(sequence.generate_state(1, dtype)[0])
+
+    def seed_expr(self, seed: int, spawn_key: tuple[int, ...] = ()) -> str:
+        if not spawn_key:
+            return str(seed)
+        sequence = f"np.random.SeedSequence({seed}, spawn_key={spawn_key!r})"
+        if self.seed_bits is None:
+            return sequence
+        return f"int({sequence}.generate_state(1, np.uint{self.seed_bits})[0])"
 
     def access(self, dist: Distribution[G]) -> str:
         return dist.access if self.seek is not None else "checkpointed"
 
     def reference(self, dist: Distribution[G], params: Params, dtype: DType, seed: int,
-                  start: int, stop: int) -> str:
+                  start: int, stop: int, spawn_key: tuple[int, ...] = ()) -> str:
         """Runnable Python that reproduces elements [start, stop) of the stream."""
         total = dist.reference_size(stop)
         call = dist.call(params, dtype, total)
         if start != 0 or stop != total:
             call = f"{call}[{start}:{stop}]"
-        return f"{self.imports}\n{self.setup.format(seed=seed)}\nx = {call}\n"
+        return f"{self.preamble(seed, spawn_key)}x = {call}\n"
+
+    def preamble(self, seed: int, spawn_key: tuple[int, ...] = ()) -> str:
+        """Imports and the generator, as Python."""
+        imports = self.imports
+        if spawn_key and "numpy" not in imports:
+            imports += "\nimport numpy as np"
+        return f"{imports}\n{self.setup.format(seed=self.seed_expr(seed, spawn_key))}\n"

@@ -23,6 +23,7 @@ from app.core.registry import ENGINES, get_distribution, get_engine
 from app.core.spec import Array, Distribution, Engine, Number
 
 MAX_OFFSET = 2**64 - 1
+MAX_SPAWN_DEPTH = 32
 
 
 @dataclass(frozen=True)
@@ -49,12 +50,17 @@ class Stream:
     dtype: DType
     params: Mapping[str, Number]
     seed: int
+    spawn_key: tuple[int, ...] = ()
     key: tuple[Any, ...] = field(init=False, repr=False)
+    gen_seed: Any = field(init=False, repr=False)
+    """What the engine's ``new``/``seek`` take: the seed, or the one the spawn key derives."""
 
     def __post_init__(self) -> None:
         key = (self.engine.name, self.dist.name, self.dtype.name,
-               tuple(self.params.items()), self.seed)
+               tuple(self.params.items()), self.seed, self.spawn_key)
         object.__setattr__(self, "key", key)
+        object.__setattr__(self, "gen_seed", self.engine.generator_seed(self.seed,
+                                                                        self.spawn_key))
 
     def draw(self, gen: Any, n: int) -> Array:
         arr = self.dist.draw(gen, self.params, self.dtype, n)
@@ -64,7 +70,8 @@ class Stream:
         return arr
 
     def reference(self, start: int, stop: int) -> str:
-        return self.engine.reference(self.dist, self.params, self.dtype, self.seed, start, stop)
+        return self.engine.reference(self.dist, self.params, self.dtype, self.seed, start, stop,
+                                     self.spawn_key)
 
     @property
     def units_per_element(self) -> int | None:
@@ -74,8 +81,22 @@ class Stream:
         return self.dist.units(self.params, self.dtype)
 
 
+def parse_spawn_key(value: str | tuple[int, ...] | None) -> tuple[int, ...]:
+    """``"3"`` or ``"1,4"`` (comma-separated non-negative integers) -> (3,) or (1, 4)."""
+    if value is None or value == "":
+        return ()
+    parts = value.split(",") if isinstance(value, str) else list(value)
+    if len(parts) > MAX_SPAWN_DEPTH:
+        raise InvalidParameter("spawn_key", f"at most {MAX_SPAWN_DEPTH} entries")
+    key = tuple(parse_int("spawn_key", p) for p in parts)
+    if any(not 0 <= k < 2**128 for k in key):
+        raise InvalidParameter("spawn_key", "entries must be integers in 0..2**128-1")
+    return key
+
+
 def resolve(engine: str, distribution: str, seed: int | str, dtype: str | None = None,
-            params: Mapping[str, str | Number] | None = None) -> Stream:
+            params: Mapping[str, str | Number] | None = None,
+            spawn_key: str | tuple[int, ...] | None = None) -> Stream:
     """Validate a stream request against the registry; raise AuthorityError naming the fault."""
     eng = get_engine(engine)
     dist = get_distribution(eng, distribution)
@@ -92,7 +113,7 @@ def resolve(engine: str, distribution: str, seed: int | str, dtype: str | None =
     dt = DTYPES[dtype_name]
     values = parse_params(dist, params or {})
     dist.check(values, dt)
-    return Stream(eng, dist, dt, values, s)
+    return Stream(eng, dist, dt, values, s, parse_spawn_key(spawn_key))
 
 
 class StreamService:
@@ -121,6 +142,19 @@ class StreamService:
         produced, so a caller can refuse the request before sending a byte.
         """
         self.check_window(offset, count)
+        gen, start, every = self._position(stream, offset)
+        return self._generate(stream, gen, start, offset, offset + count, every)
+
+    def state_at(self, stream: Stream, offset: int) -> tuple[Any, int]:
+        """A snapshot of the generator at the start of the block holding ``offset`` (the
+        offset itself, but for torch normal's 16-blocks), and that block start."""
+        self.check_window(offset, 0)
+        gen, start, _ = self._position(stream, offset)
+        state = stream.engine.export_state(gen)
+        self.cache.put(stream.key, start, gen, stream.engine.state_nbytes, live=True)
+        return state, start
+
+    def _position(self, stream: Stream, offset: int) -> tuple[Any, int, int]:
         block = stream.dist.block
         start = offset - offset % block
         found = self.cache.nearest(stream.key, start)
@@ -131,21 +165,21 @@ class StreamService:
         if units is not None and walk_ns > stream.engine.jump_cost_ns(start * units):
             assert stream.engine.seek is not None
             self._unpark(stream, found)
-            gen = stream.engine.seek(stream.seed, start * units)
+            gen = stream.engine.seek(stream.gen_seed, start * units)
             self._save(stream, start, gen)
         else:
             if walk_ns / 1e6 > self.limits.max_skip_ms:
                 self._unpark(stream, found)
                 raise self._too_far(stream, offset, start - position, found is not None)
             if found is None:
-                gen = stream.engine.new(stream.seed)
+                gen = stream.engine.new(stream.gen_seed)
             else:
                 gen = found.payload if found.live else stream.engine.restore(found.payload)
             for _ in self._draws(stream, gen, position, start, every):
                 pass
             if start > position and start % every:
                 self._save(stream, start, gen)
-        return self._generate(stream, gen, start, offset, offset + count, every)
+        return gen, start, every
 
     def _unpark(self, stream: Stream, found: Checkpoint | None) -> None:
         """Put back a parked generator taken from the cache but not used."""
@@ -210,9 +244,10 @@ class StreamService:
         self.cache.put(stream.key, position, stream.engine.save(gen), stream.engine.state_nbytes)
 
     def slice(self, engine: str, distribution: str, seed: int, offset: int, count: int,
-              dtype: str | None = None, **params: Number) -> Array:
+              dtype: str | None = None, spawn_key: tuple[int, ...] = (),
+              **params: Number) -> Array:
         """x[offset:offset+count] of a stream, as one array (library use)."""
-        stream = resolve(engine, distribution, seed, dtype, params)
+        stream = resolve(engine, distribution, seed, dtype, params, spawn_key)
         chunks = list(self.open_slice(stream, offset, count))
         if not chunks:
             return np.empty(0, dtype=stream.dtype.storage)

@@ -56,6 +56,7 @@ def stream_etag(stream: Stream, offset: int, count: int, fmt: Format) -> str:
         "dtype": stream.dtype.name,
         "params": {k: repr(v) for k, v in stream.params.items()},
         "seed": stream.seed,
+        "spawn_key": list(stream.spawn_key),
         "offset": offset,
         "count": count,
         "format": fmt.value,
@@ -85,7 +86,7 @@ def get_slice(
                                                             "response: answered 304.")] = None,
 ) -> Response:
     stream = resolve(engine.value, distribution.value, query.seed,
-                     query.dtype.value if query.dtype else None, query.params())
+                     query.dtype.value if query.dtype else None, query.params(), query.spawn_key)
     offset, count = query.offset, query.count
     service.check_window(offset, count)
     fmt = negotiate(query.format, accept)
@@ -106,6 +107,7 @@ def get_slice(
         "engine": stream.engine.name,
         "distribution": stream.dist.name,
         "seed": stream.seed,
+        "spawn_key": list(stream.spawn_key),
         "offset": offset,
         "count": count,
         "next_offset": offset + count,

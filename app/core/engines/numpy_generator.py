@@ -47,13 +47,13 @@ def _integers(rng: Gen, p: Params, dt: DType, n: int) -> Array:
     return rng.integers(int(p["low"]), int(p["high"]), n, dtype=dt.name)
 
 
-def _uniform_call(p: Params, dt: DType, n: int) -> str:
+def _uniform_call(p: Params, dt: DType, n: int | str) -> str:
     if dt.name == "float32":
         return f"rng.random({n}, dtype=np.float32)"
     return f"rng.uniform({p['low']!r}, {p['high']!r}, {n})"
 
 
-def _normal_call(p: Params, dt: DType, n: int) -> str:
+def _normal_call(p: Params, dt: DType, n: int | str) -> str:
     if dt.name == "float32":
         return f"rng.standard_normal({n}, dtype=np.float32)"
     return f"rng.normal({p['loc']!r}, {p['scale']!r}, {n})"
@@ -140,6 +140,16 @@ def _seek_mt19937(seed: int, units: int) -> Gen:
     return Gen(bitgen)
 
 
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
 def _engine(name: str, cls: type[np.random.BitGenerator], state_nbytes: int,
             seek: Callable[[int, int], Gen] | None,
             jump_cost: Callable[[int], float] = lambda words: 1e5,
@@ -169,6 +179,9 @@ def _engine(name: str, cls: type[np.random.BitGenerator], state_nbytes: int,
         restore=restore,
         state_nbytes=state_nbytes,
         seek=seek,
+        export_state=lambda rng: _jsonable(rng.bit_generator.state),
+        restore_code=f"bitgen = np.random.{cls_name}()\nbitgen.state = state\n"
+                     "rng = np.random.Generator(bitgen)",
         jump_cost_ns=jump_cost,
         jump_doc=jump_doc,
         doc=f"np.random.Generator(np.random.{cls_name}(seed)), seeded through "

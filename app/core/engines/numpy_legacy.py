@@ -40,6 +40,12 @@ def _restore(state: dict[str, Any]) -> RS:
     return rs
 
 
+def _export(rs: RS) -> list[Any]:
+    state = rs.get_state(legacy=False)
+    return ["MT19937", state["state"]["key"].tolist(), int(state["state"]["pos"]),
+            int(state["has_gauss"]), float(state["gauss"])]
+
+
 def _seek(seed: int, units: int) -> RS:
     rs = RS(seed)
     if units:
@@ -77,6 +83,10 @@ ENGINE: Engine[RS] = Engine(
     restore=_restore,
     state_nbytes=3_000,
     seek=_seek,
+    export_state=_export,
+    restore_code="rs = np.random.RandomState()\n"
+                 "rs.set_state((state[0], np.array(state[1], dtype=np.uint32), *state[2:]))",
+    seed_bits=32,
     jump_cost_ns=jump_cost_ns,
     jump_doc=JUMP_DOC,
     doc="NumPy's legacy RandomState; np.random.seed(s) followed by np.random.* gives the same "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from typing import Any
 
 import numpy as np
 
@@ -34,6 +35,11 @@ def _restore(state: tuple[int, Array, float | None]) -> Rnd:
     r = Rnd(0)
     r.setstate((version, tuple(internal.tolist()), gauss_next))
     return r
+
+
+def _export(r: Rnd) -> list[Any]:
+    version, internal, gauss_next = r.getstate()
+    return [version, list(internal), gauss_next]
 
 
 def _seek(seed: int, units: int) -> Rnd:
@@ -73,6 +79,9 @@ ENGINE: Engine[Rnd] = Engine(
     restore=_restore,
     state_nbytes=3_000,
     seek=_seek,
+    export_state=_export,
+    restore_code="r = random.Random()\nr.setstate((state[0], tuple(state[1]), state[2]))",
+    seed_bits=64,
     jump_cost_ns=jump_cost_ns,
     jump_doc=JUMP_DOC,
     doc="Python's random module: random.Random(seed), the same stream as random.seed(seed) "

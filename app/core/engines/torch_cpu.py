@@ -7,6 +7,7 @@ float32/float16 bits of uniform_ and normal_ depend on the CPU kernel torch disp
 
 from __future__ import annotations
 
+import base64
 import struct
 
 import numpy as np
@@ -103,7 +104,7 @@ def _check_integers(p: Params, dt: DType) -> None:
         raise InvalidParameter("high", f"torch.randint takes int64 bounds: high <= {INT64_MAX}")
 
 
-def _tensor(n: int, dt: DType) -> str:
+def _tensor(n: int | str, dt: DType) -> str:
     return f"torch.empty({n}, dtype=torch.{dt.name})"
 
 
@@ -119,6 +120,11 @@ ENGINE: Engine[torch.Generator] = Engine(
     restore=_restore,
     state_nbytes=5_200,
     seek=_seek,
+    export_state=lambda g: base64.b64encode(g.get_state().numpy().tobytes()).decode(),
+    restore_code="import base64\ng = torch.Generator()\n"
+                 "g.set_state(torch.frombuffer(bytearray(base64.b64decode(state)), "
+                 "dtype=torch.uint8))",
+    seed_bits=64,
     jump_cost_ns=jump_cost_ns,
     jump_doc=JUMP_DOC,
     doc="A torch CPU generator: torch.Generator().manual_seed(seed); torch.manual_seed(seed) "

@@ -1,0 +1,85 @@
+"""``GET /v1/seeds``: a worker's derived seeds and the recipe that seeds everything."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from app.core.errors import InvalidParameter
+from app.core.registry import ENGINES
+from app.core.streams import parse_spawn_key
+
+router = APIRouter(tags=["seeds"])
+
+RECIPE: list[tuple[str, str, str]] = [
+    ("random.seed({python})", "Python's random module (and libraries that use it).",
+     "None."),
+    ("np.random.seed({legacy})", "NumPy's legacy global generator (np.random.*).",
+     "None; code using np.random.default_rng needs the Generator seed instead."),
+    ("torch.manual_seed({torch})", "torch's CPU generator and every CUDA device's.",
+     "None."),
+    ("torch.cuda.manual_seed_all({torch})", "Every CUDA device's generator (already done by "
+     "torch.manual_seed; explicit for code that reseeds CUDA alone).", "None."),
+    ("torch.backends.cudnn.deterministic = True", "cuDNN picks deterministic convolution "
+     "algorithms.", "Convolutions can be slower."),
+    ("torch.backends.cudnn.benchmark = False", "cuDNN stops timing algorithms per shape and "
+     "picking the fastest, a choice that can differ between runs.", "Lose the autotuned "
+     "speed-up for fixed shapes."),
+    ("torch.use_deterministic_algorithms(True)", "torch raises an error on any op without a "
+     "deterministic implementation, instead of running a nondeterministic one.",
+     "Some ops fail (index_add_, scatter_add_ on CUDA...) and others get slower."),
+    ('os.environ["CUBLAS_WORKSPACE_CONFIG"] = ":4096:8"', "cuBLAS (CUDA >= 10.2) reductions "
+     "use a fixed workspace and become deterministic; required by use_deterministic_algorithms "
+     "on CUDA. Set before the first CUDA call.", "About 24 MiB more GPU memory per stream."),
+    ('os.environ["PYTHONHASHSEED"] = "{hashseed}"', "str/bytes hash order (set iteration, "
+     "some dict-based code) in Python processes started after this, e.g. data-loader workers "
+     "with spawn; the running interpreter read it at start-up.", "None; must be in the "
+     "environment before a process starts to affect it."),
+]
+
+
+def derived(seed: int, spawn_key: tuple[int, ...]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for engine in ENGINES.values():
+        value = engine.generator_seed(seed, spawn_key)
+        if engine.seed_bits is None:
+            out[engine.name] = engine.seed_expr(seed, spawn_key)
+        elif value > engine.seed_max:
+            out[engine.name] = None
+        else:
+            out[engine.name] = value
+    return out
+
+
+@router.get("/v1/seeds", summary="A worker's seeds, and how to seed everything with them")
+def get_seeds(
+    seed: Annotated[int, Query(ge=0, lt=2**128, description="The run's seed.")],
+    spawn_key: Annotated[str | None, Query(description="The worker: comma-separated "
+                                                       "non-negative integers, e.g. its rank.")]
+    = None,
+) -> dict[str, Any]:
+    key = parse_spawn_key(spawn_key)
+    seeds = derived(seed, key)
+    for name in ("numpy-legacy", "python-random", "torch-cpu"):
+        if seeds[name] is None:
+            raise InvalidParameter("seed", f"{name} takes seeds up to {ENGINES[name].seed_max}; "
+                                           "give a spawn_key to derive one")
+    values = {"python": seeds["python-random"], "legacy": seeds["numpy-legacy"],
+              "torch": seeds["torch-cpu"], "hashseed": seeds["numpy-legacy"]}
+    steps = [{"code": code.format(**values), "fixes": fixes, "costs": costs}
+             for code, fixes, costs in RECIPE]
+    code = "\n".join(["import os", "import random", "import numpy as np", "import torch",
+                      *(s["code"] for s in steps)])
+    return {
+        "seed": seed,
+        "spawn_key": list(key),
+        "seeds": seeds,
+        "numpy_generator": f"np.random.default_rng({seeds['numpy-pcg64']})",
+        "recipe": steps,
+        "code": code + "\n",
+        "derivation": "numpy Generator engines: SeedSequence(seed, spawn_key); numpy-legacy: "
+                      "SeedSequence(seed, spawn_key).generate_state(1, np.uint32)[0]; "
+                      "python-random and torch-cpu: .generate_state(1, np.uint64)[0]; with no "
+                      "spawn_key, the seed itself.",
+    }

@@ -1,0 +1,77 @@
+"""``GET /v1/states/{engine}/{distribution}``: the generator state at an offset, to go on
+locally at full speed after one HTTP call."""
+
+from __future__ import annotations
+
+import base64
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Path, Query
+from fastapi.responses import JSONResponse, Response
+
+from app.api.caching import cache_headers, etag_for, matches
+from app.api.deps import ServiceDep
+from app.core.errors import InvalidParameter
+from app.core.streams import Stream, resolve
+from app.core.versions import versions
+from app.schemas import DistributionName, EngineName, ErrorBody, StateQuery, StateResponse
+
+router = APIRouter(prefix="/v1/states", tags=["states"])
+
+
+def continue_code(stream: Stream, skip: int) -> str:
+    """Python that draws on from the restored generator, dropping the elements before offset."""
+    call = stream.dist.call(stream.params, stream.dtype, "n")
+    note = "a multiple of 16 (at least 16): " if stream.dist.block > 1 else ""
+    drop = f"[{skip}:]" if skip else ""
+    return (f"n = 1000  # elements to draw from block_start on; {note}your choice\n"
+            f"x = {call}{drop}\n")
+
+
+@router.get(
+    "/{engine}/{distribution}",
+    response_model=StateResponse,
+    responses={
+        200: {"content": {"application/octet-stream": {
+            "schema": {"type": "string", "format": "binary"}}},
+            "description": "JSON, or for torch-cpu with format=raw the state bytes."},
+        304: {"description": "Not modified."},
+        422: {"model": ErrorBody, "description": "A parameter is invalid; `parameter` names it."},
+    },
+    summary="The generator state from which the library continues the stream at offset",
+)
+def get_state(
+    engine: Annotated[EngineName, Path(description="Engine (see /v1/engines).")],
+    distribution: Annotated[DistributionName, Path(description="uniform, normal or integers.")],
+    query: Annotated[StateQuery, Query()],
+    service: ServiceDep,
+    if_none_match: Annotated[str | None, Header(description="An earlier ETag.")] = None,
+) -> Any:
+    stream = resolve(engine.value, distribution.value, query.seed,
+                     query.dtype.value if query.dtype else None, query.params(), query.spawn_key)
+    service.check_window(query.offset, 0)
+    fmt = query.format or "json"
+    if fmt == "raw" and stream.engine.name != "torch-cpu":
+        raise InvalidParameter("format", "raw is the torch-cpu state bytes; use json")
+    etag = etag_for({"kind": "state", "engine": stream.engine.name,
+                     "distribution": stream.dist.name, "dtype": stream.dtype.name,
+                     "params": {k: repr(v) for k, v in stream.params.items()},
+                     "seed": stream.seed, "spawn_key": list(stream.spawn_key),
+                     "offset": query.offset, "format": fmt})
+    if matches(if_none_match, etag):
+        return Response(status_code=304, headers=cache_headers(etag))
+    state, start = service.state_at(stream, query.offset)
+    skip = query.offset - start
+    headers = {**cache_headers(etag), "X-Block-Start": str(start), "X-Skip": str(skip)}
+    if fmt == "raw":
+        return Response(base64.b64decode(state), media_type="application/octet-stream",
+                        headers=headers)
+    body = {
+        "engine": stream.engine.name, "distribution": stream.dist.name, "seed": stream.seed,
+        "spawn_key": list(stream.spawn_key), "offset": query.offset, "block_start": start,
+        "skip": skip, "dtype": stream.dtype.name, "params": dict(stream.params), "state": state,
+        "restore": f"{stream.engine.imports}\n{stream.engine.restore_code}\n",
+        "continue": continue_code(stream, skip),
+        "versions": versions(),
+    }
+    return JSONResponse(body, headers=headers)
