@@ -15,8 +15,8 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e .
 	touch $@
 
-$(VENV)/.installed-dev: $(VENV)/.installed
-	$(PY) -m pip install --quiet -e '.[dev]'
+$(VENV)/.installed-dev: $(VENV)/.installed client/pyproject.toml
+	$(PY) -m pip install --quiet -e '.[dev]' -e './client[torch]'
 	touch $@
 
 install: $(VENV)/.installed

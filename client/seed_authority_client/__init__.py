@@ -1,0 +1,11 @@
+"""Client of Seed Authority: remote random streams, generators and inits that feel local."""
+
+from seed_authority_client.authority import (
+    Authority,
+    AuthorityError,
+    AuthorityUnavailable,
+    Stream,
+)
+
+__all__ = ["Authority", "AuthorityError", "AuthorityUnavailable", "Stream"]
+__version__ = "0.1.0"

@@ -1,0 +1,277 @@
+"""``Authority``: one object for streams, generator handoff, inits and worker seeds."""
+
+from __future__ import annotations
+
+import base64
+import os
+import random
+import re
+import time
+from collections.abc import Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from types import TracebackType
+from typing import Any
+
+import httpx
+import numpy as np
+import numpy.typing as npt
+
+BIT_GENERATORS: dict[str, type[np.random.BitGenerator]] = {
+    "numpy-pcg64": np.random.PCG64,
+    "numpy-pcg64dxsm": np.random.PCG64DXSM,
+    "numpy-philox": np.random.Philox,
+    "numpy-sfc64": np.random.SFC64,
+    "numpy-mt19937": np.random.MT19937,
+}
+_ETAG = re.compile(r'^"[^"]+"$')
+
+
+class AuthorityError(Exception):
+    """The server refused the request (4xx): ``parameter`` names what was wrong."""
+
+    def __init__(self, status: int, error: str, parameter: str | None, message: str) -> None:
+        super().__init__(f"{status} {error}: {message}")
+        self.status, self.error, self.parameter, self.message = status, error, parameter, message
+
+
+class AuthorityUnavailable(Exception):
+    """No valid answer after every retry (connection errors, 5xx, truncated bodies)."""
+
+
+class Authority:
+    """A Seed Authority server. ``client`` may be any httpx.Client (e.g. an in-process one)."""
+
+    def __init__(self, url: str = "http://127.0.0.1:8000", *, timeout: float = 30.0,
+                 retries: int = 4, backoff: float = 0.1, chunk: int = 1_000_000,
+                 client: httpx.Client | None = None) -> None:
+        self._http = client or httpx.Client(base_url=url, timeout=timeout)
+        self.retries, self.backoff, self.chunk = retries, backoff, chunk
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Authority:
+        return self
+
+    def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
+        self.close()
+
+    # -- transport -------------------------------------------------------------------------
+
+    def request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
+                json: Any = None) -> httpx.Response:
+        """Send with retries on connection errors, 5xx and truncated or unsigned bodies."""
+        last: str = "no attempt"
+        for attempt in range(self.retries + 1):
+            if attempt:
+                time.sleep(self.backoff * 2 ** (attempt - 1))
+            try:
+                resp = self._http.request(method, path, params=params, json=json)
+            except httpx.TransportError as exc:
+                last = f"{type(exc).__name__}: {exc}"
+                continue
+            if resp.status_code >= 500:
+                last = f"HTTP {resp.status_code}"
+                continue
+            if resp.status_code >= 400:
+                raise _error(resp)
+            problem = _check(resp)
+            if problem is None:
+                return resp
+            last = problem
+        raise AuthorityUnavailable(f"{method} {path}: {last} after {self.retries + 1} attempts")
+
+    # -- streams ---------------------------------------------------------------------------
+
+    def stream(self, engine: str, distribution: str, seed: int, *, dtype: str | None = None,
+               spawn_key: int | tuple[int, ...] | None = None, **params: float | int) -> Stream:
+        return Stream(self, engine, distribution, seed, dtype, spawn_key, params)
+
+    def state(self, engine: str, seed: int, offset: int = 0, *, distribution: str = "uniform",
+              dtype: str | None = None, spawn_key: int | tuple[int, ...] | None = None,
+              **params: float | int) -> dict[str, Any]:
+        """The server's state handoff document (GET /v1/states)."""
+        query = _query(seed, dtype, spawn_key, params) | {"offset": offset}
+        body: dict[str, Any] = self.request("GET", f"/v1/states/{engine}/{distribution}",
+                                            params=query).json()
+        return body
+
+    def generator(self, engine: str, seed: int, offset: int = 0, *,
+                  distribution: str = "uniform", dtype: str | None = None,
+                  spawn_key: int | tuple[int, ...] | None = None, **params: float | int) -> Any:
+        """A ready local generator (np.random.RandomState, np.random.Generator,
+        random.Random or torch.Generator) that continues the stream at ``offset``."""
+        doc = self.state(engine, seed, offset, distribution=distribution, dtype=dtype,
+                         spawn_key=spawn_key, **params)
+        if doc["skip"]:
+            raise ValueError(f"offset {offset} is inside a 16-element block of torch normal; "
+                             f"use a multiple of 16 (block starts at {doc['block_start']}), or "
+                             "state() and drop the first `skip` values")
+        return restore(engine, doc["state"])
+
+    # -- inits -----------------------------------------------------------------------------
+
+    def init_tensor(self, seed: int, init: str, shape: list[int], dtype: str = "float32",
+                    **args: Any) -> Any:
+        """``torch.nn.init.<init>`` on ``torch.empty(shape, dtype)`` with a seeded generator."""
+        from safetensors.torch import load
+
+        resp = self.request("POST", "/v1/tensors/init", params={"format": "safetensors"},
+                            json={"seed": seed, "init": init, "shape": shape, "dtype": dtype,
+                                  "args": args})
+        return load(resp.content)["tensor"]
+
+    def init_module(self, seed: int, modules: list[dict[str, Any]],
+                    dtype: str = "float32") -> dict[str, Any]:
+        """The state_dict of nn.Sequential(*modules) built after torch.manual_seed(seed)."""
+        from safetensors.torch import load
+
+        resp = self.request("POST", "/v1/modules/init", params={"format": "safetensors"},
+                            json={"seed": seed, "modules": modules, "dtype": dtype})
+        return dict(load(resp.content))
+
+    # -- worker seeds ----------------------------------------------------------------------
+
+    def seeds(self, seed: int, rank: int | tuple[int, ...] | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = self.request("GET", "/v1/seeds", params=_query(
+            seed, None, rank, {})).json()
+        return body
+
+    def seed_everything(self, seed: int, rank: int | tuple[int, ...] | None = None, *,
+                        deterministic: bool = True) -> dict[str, Any]:
+        """Seed random, numpy and torch in this process with this worker's seeds, and (with
+        ``deterministic``) set torch's determinism switches; see GET /v1/seeds."""
+        doc = self.seeds(seed, rank)
+        derived = doc["seeds"]
+        random.seed(derived["python-random"])
+        np.random.seed(derived["numpy-legacy"])
+        os.environ["PYTHONHASHSEED"] = str(derived["numpy-legacy"])
+        try:
+            import torch
+        except ImportError:
+            return doc
+        torch.manual_seed(derived["torch-cpu"])
+        torch.cuda.manual_seed_all(derived["torch-cpu"])
+        if deterministic:
+            os.environ["CUBLAS_WORKSPACE_CONFIG"] = ":4096:8"
+            torch.backends.cudnn.deterministic = True
+            torch.backends.cudnn.benchmark = False
+            torch.use_deterministic_algorithms(True)
+        return doc
+
+
+class Stream:
+    """A remote infinite sequence: index or slice it, or iterate over it in chunks."""
+
+    def __init__(self, authority: Authority, engine: str, distribution: str, seed: int,
+                 dtype: str | None, spawn_key: int | tuple[int, ...] | None,
+                 params: Mapping[str, float | int]) -> None:
+        self.authority, self.path = authority, f"/v1/streams/{engine}/{distribution}"
+        self.query = _query(seed, dtype, spawn_key, params)
+
+    def fetch(self, offset: int, count: int) -> npt.NDArray[Any]:
+        """Elements [offset, offset + count), in slices of at most ``chunk``."""
+        parts, chunk = [], self.authority.chunk
+        for start in range(offset, offset + count, chunk):
+            parts.append(self._one(start, min(chunk, offset + count - start)))
+        if not parts:
+            return self._one(offset, 0)
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+    def _one(self, offset: int, count: int) -> npt.NDArray[Any]:
+        resp = self.authority.request("GET", self.path, params=self.query | {
+            "offset": offset, "count": count, "format": "raw"})
+        if (resp.headers["x-offset"], resp.headers["x-count"]) != (str(offset), str(count)):
+            raise AuthorityUnavailable("the server answered another slice")
+        dtype = np.dtype("<u2") if resp.headers["x-dtype"] == "bfloat16" else np.dtype(
+            resp.headers["x-dtype"]).newbyteorder("<")
+        if len(resp.content) != count * dtype.itemsize:
+            raise AuthorityUnavailable(f"{len(resp.content)} bytes for {count} x {dtype}")
+        return np.frombuffer(resp.content, dtype=dtype)
+
+    def __getitem__(self, key: int | slice) -> Any:
+        if isinstance(key, int):
+            if key < 0:
+                raise IndexError("a stream is infinite: no negative indices")
+            return self.fetch(key, 1)[0]
+        start, stop, step = key.start or 0, key.stop, key.step or 1
+        if stop is None or start < 0 or stop < 0 or step < 1:
+            raise IndexError("slice a stream with 0 <= start <= stop and a positive step")
+        return self.fetch(start, max(0, stop - start))[::step]
+
+    def __iter__(self) -> Iterator[npt.NDArray[Any]]:
+        return self.chunks()
+
+    def chunks(self, start: int = 0, stop: int | None = None,
+               size: int | None = None) -> Iterator[npt.NDArray[Any]]:
+        """Consecutive chunks from ``start`` (to ``stop``, or forever), the next one fetched
+        in the background while the caller works on the current one."""
+        size = size or self.authority.chunk
+
+        def span(offset: int) -> int:
+            return size if stop is None else min(size, stop - offset)
+
+        with ThreadPoolExecutor(1) as pool:
+            offset = start
+            pending: Future[npt.NDArray[Any]] | None = (
+                pool.submit(self.fetch, offset, span(offset)) if span(offset) > 0 else None)
+            while pending is not None:
+                current = pending.result()
+                offset += len(current)
+                pending = (pool.submit(self.fetch, offset, span(offset))
+                           if span(offset) > 0 else None)
+                yield current
+
+
+def restore(engine: str, state: Any) -> Any:
+    """Build the library's own generator from a state handoff document's ``state``."""
+    if engine == "numpy-legacy":
+        rs = np.random.RandomState()
+        rs.set_state((state[0], np.array(state[1], dtype=np.uint32), *state[2:]))
+        return rs
+    if engine in BIT_GENERATORS:
+        bitgen = BIT_GENERATORS[engine]()
+        bitgen.state = state
+        return np.random.Generator(bitgen)
+    if engine == "python-random":
+        r = random.Random()
+        r.setstate((state[0], tuple(state[1]), state[2]))
+        return r
+    if engine == "torch-cpu":
+        import torch
+
+        g = torch.Generator()
+        g.set_state(torch.frombuffer(bytearray(base64.b64decode(state)), dtype=torch.uint8))
+        return g
+    raise ValueError(f"unknown engine {engine!r}")
+
+
+def _query(seed: int, dtype: str | None, spawn_key: int | tuple[int, ...] | None,
+           params: Mapping[str, float | int]) -> dict[str, Any]:
+    query: dict[str, Any] = {"seed": seed, **params}
+    if dtype is not None:
+        query["dtype"] = dtype
+    if spawn_key is not None:
+        keys = (spawn_key,) if isinstance(spawn_key, int) else spawn_key
+        query["spawn_key"] = ",".join(str(k) for k in keys)
+    return query
+
+
+def _error(resp: httpx.Response) -> AuthorityError:
+    try:
+        body = resp.json()
+        return AuthorityError(resp.status_code, body.get("error", "error"),
+                              body.get("parameter"), body.get("message", resp.text))
+    except ValueError:
+        return AuthorityError(resp.status_code, "error", None, resp.text[:500])
+
+
+def _check(resp: httpx.Response) -> str | None:
+    """Why a 2xx answer is not to be trusted, or None."""
+    length = resp.headers.get("content-length")
+    if length is not None and int(length) != len(resp.content):
+        return f"body of {len(resp.content)} bytes, Content-Length {length}"
+    etag = resp.headers.get("etag")
+    if etag is not None and not _ETAG.match(etag):
+        return f"malformed ETag {etag!r}"
+    return None
