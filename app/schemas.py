@@ -245,6 +245,24 @@ class InitsResponse(BaseModel):
     max_elements: int
 
 
+class RecipeStep(BaseModel):
+    code: str
+    fixes: str = Field(description="What it makes reproducible.")
+    costs: str = Field(description="What it costs.")
+
+
+class SeedsResponse(BaseModel):
+    seed: int
+    spawn_key: list[int]
+    seeds: dict[str, int | str | None] = Field(
+        description="Per engine: the integer seed its generator gets, or for numpy Generator "
+                    "engines the SeedSequence expression.")
+    numpy_generator: str = Field(description="The worker's np.random.default_rng call.")
+    recipe: list[RecipeStep]
+    code: str = Field(description="The recipe as one Python block.")
+    derivation: str
+
+
 class Health(BaseModel):
     status: Literal["ok"]
     detail: dict[str, Any] = Field(default_factory=dict)

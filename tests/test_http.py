@@ -271,8 +271,15 @@ def test_health(client: TestClient) -> None:
 
 def test_openapi_documents_every_endpoint_and_binary_formats(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
-    assert {"/v1/streams/{engine}/{distribution}", "/v1/engines", "/healthz",
-            "/readyz"} <= set(spec["paths"])
+    assert {"/v1/streams/{engine}/{distribution}", "/v1/engines", "/healthz", "/readyz",
+            "/v1/states/{engine}/{distribution}", "/v1/seeds", "/v1/tensors/init",
+            "/v1/modules/init", "/v1/inits"} == set(spec["paths"])
+    for path, ops in spec["paths"].items():
+        for op in ops.values():
+            assert op.get("summary"), path
+            assert op["responses"]["200"].get("content"), path
+            for p in op.get("parameters", []):
+                assert p.get("description") or p["schema"].get("description"), (path, p)
     op = spec["paths"]["/v1/streams/{engine}/{distribution}"]["get"]
     content = op["responses"]["200"]["content"]
     assert content["application/x-npy"]["schema"]["format"] == "binary"

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from app.core.errors import InvalidParameter
 from app.core.registry import ENGINES
 from app.core.streams import parse_spawn_key
+from app.schemas import ErrorBody, SeedsResponse
 
 router = APIRouter(tags=["seeds"])
 
@@ -52,7 +53,9 @@ def derived(seed: int, spawn_key: tuple[int, ...]) -> dict[str, Any]:
     return out
 
 
-@router.get("/v1/seeds", summary="A worker's seeds, and how to seed everything with them")
+@router.get("/v1/seeds", response_model=SeedsResponse,
+            responses={422: {"model": ErrorBody, "description": "A parameter is invalid."}},
+            summary="A worker's seeds, and how to seed everything with them")
 def get_seeds(
     seed: Annotated[int, Query(ge=0, lt=2**128, description="The run's seed.")],
     spawn_key: Annotated[str | None, Query(description="The worker: comma-separated "
