@@ -10,10 +10,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import statistics
-import time
-from collections.abc import Callable
-from typing import Any
 
 import httpx
 import torch
@@ -21,20 +17,12 @@ from safetensors.torch import load as load_safetensors
 from torch import nn
 
 from bench._server import running_server
+from bench._timing import median_ms
 
 LAYERS = [{"type": "Embedding", "num_embeddings": 1000, "embedding_dim": 256},
           {"type": "TransformerEncoderLayer", "d_model": 256, "nhead": 8,
            "dim_feedforward": 1024},
           {"type": "Linear", "in_features": 256, "out_features": 1000}]
-
-
-def median_ms(fn: Callable[[], Any], repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1e3
 
 
 def local_tensor() -> torch.Tensor:

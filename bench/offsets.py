@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
-from collections.abc import Callable
 from functools import partial
 from typing import Any
 
 import numpy as np
 
 from app.core.streams import StreamService, resolve
+from bench._timing import median_ms
 
 FAR: list[tuple[str, str, str, dict[str, Any]]] = [
     ("numpy-legacy", "uniform", "float64", {}),
@@ -36,15 +35,6 @@ FAR: list[tuple[str, str, str, dict[str, Any]]] = [
 def cold_slice(*args: Any, **kwargs: Any) -> np.ndarray:
     """A slice from a fresh service: no checkpoint to start from."""
     return StreamService().slice(*args, **kwargs)
-
-
-def median_ms(fn: Callable[[], object], repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1e3
 
 
 def far_slices(repeats: int) -> None:

@@ -13,8 +13,6 @@ import contextlib
 import io
 import json
 import statistics
-import time
-from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -22,12 +20,7 @@ import numpy as np
 import orjson
 
 from bench._server import running_server
-
-
-def _timed(fn: Callable[..., object], *args: Any, **kwargs: Any) -> float:
-    t0 = time.perf_counter()
-    fn(*args, **kwargs)
-    return time.perf_counter() - t0
+from bench._timing import timed
 
 
 def main() -> None:
@@ -69,11 +62,11 @@ def main() -> None:
         times: dict[str, list[float]] = {k: [] for k in keys}
         for i in range(args.repeats):
             seed = 1000 + i
-            times["local"].append(_timed(local, seed))
+            times["local"].append(timed(local, seed))
             for fmt in ("raw", "npy", "json"):
-                times[fmt].append(_timed(fetch, fmt, seed))
-            times["json_array"].append(_timed(fetch, "json", seed, as_array=True))
-            times["naive"].append(_timed(naive_json, seed))
+                times[fmt].append(timed(fetch, fmt, seed))
+            times["json_array"].append(timed(fetch, "json", seed, as_array=True))
+            times["naive"].append(timed(naive_json, seed))
 
     med = {k: statistics.median(v) for k, v in times.items()}
     print(f"{n} float64 numpy-legacy uniform values, {args.repeats} repeats, medians "
