@@ -8,5 +8,9 @@ setup(
         # Python headers are needed; the Dockerfile builds it in a build stage).
         Extension("app.core.jump._mt19937", ["app/core/jump/_mt19937.c"],
                   extra_compile_args=["-O3"]),
+        # torch's CUDA Philox kernels emulated on the CPU. No -ffast-math: fmaf/fma must be
+        # the correctly rounded fused multiply-adds.
+        Extension("app.core.cuda._philox", ["app/core/cuda/_philox.c"],
+                  extra_compile_args=["-O3", "-ffp-contract=off"], libraries=["m"]),
     ],
 )

@@ -43,6 +43,13 @@ class StreamParams(BaseModel):
                           "generate_state(1, uint32)[0]`, python-random and torch-cpu "
                           "`generate_state(1, uint64)[0]`.")
     offset: int = Field(0, description="Index of the first element.", ge=0)
+    device: str | None = Field(
+        None, description="torch-cuda only: the GPU whose launch grid defines the stream past "
+                          "one wave (h100-sxm, h200, a100, ...; see the README), instead of "
+                          "sms= and threads_per_sm=.")
+    sms: str | None = Field(None, description="torch-cuda only: SM count (default 132).")
+    threads_per_sm: str | None = Field(
+        None, description="torch-cuda only: max resident threads per SM (default 2048).")
     dtype: DTypeName | None = Field(
         None, description="Element type; default depends on the engine (see /v1/engines).")
     low: str | None = Field(None, description=f"uniform, integers: lower bound. {NUMBER_DOC}")
@@ -52,7 +59,8 @@ class StreamParams(BaseModel):
     scale: str | None = Field(None, description="normal: standard deviation >= 0 (default 1).")
 
     def params(self) -> dict[str, str]:
-        raw = {"low": self.low, "high": self.high, "loc": self.loc, "scale": self.scale}
+        raw = {"low": self.low, "high": self.high, "loc": self.loc, "scale": self.scale,
+               "sms": self.sms, "threads_per_sm": self.threads_per_sm}
         return {k: v for k, v in raw.items() if v is not None}
 
 

@@ -14,6 +14,8 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
+from tests import cuda_reference
+
 BIT_GENERATORS: dict[str, type[np.random.BitGenerator]] = {
     "numpy-pcg64": np.random.PCG64,
     "numpy-pcg64dxsm": np.random.PCG64DXSM,
@@ -71,7 +73,13 @@ def reference(engine: str, dist: str, seed: int, n: int, dtype: str,
         else:
             t = torch.randint(p["low"], p["high"], (n,), dtype=t_dtype, generator=g)
         return _torch_numpy(t)
-    raise KeyError(engine)
+    if engine == "torch-cuda":
+        wave = 256 * int(p.get("sms", 132)) * (int(p.get("threads_per_sm", 2048)) // 256)
+        if dist == "uniform":
+            return cuda_reference.uniform(seed, n, wave, dtype, float(p["low"]), float(p["high"]))
+        if dist == "integers":
+            return cuda_reference.integers(seed, n, wave, dtype, int(p["low"]), int(p["high"]))
+    raise KeyError((engine, dist))
 
 
 def same_bits(a: npt.NDArray[Any], b: npt.NDArray[Any]) -> bool:

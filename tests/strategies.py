@@ -10,10 +10,13 @@ from app.core.dtypes import DTYPES
 from app.core.errors import InvalidParameter
 from app.core.registry import ENGINES
 
-ENTRIES: list[tuple[str, str, str]] = [
+ALL_ENTRIES: list[tuple[str, str, str]] = [
     (e.name, d.name, dt) for e in ENGINES.values() for d in e.distributions.values()
     for dt in d.dtypes
 ]
+GPU_ONLY = {("torch-cuda", "normal")}
+"""Served only by an authority on a GPU (a 501 here): no CPU oracle."""
+ENTRIES = [e for e in ALL_ENTRIES if e[:2] not in GPU_ONLY]
 TORCH_INT_HIGH = 2**63 - 1
 
 
@@ -51,6 +54,10 @@ def params_for(draw: st.DrawFn, engine: str, dist: str, dtype: str) -> dict[str,
             p = {"loc": 0.0, "scale": 1.0}
         else:
             p = {"loc": draw(st.floats(-100, 100)), "scale": draw(st.floats(0, 10))}
+        p = {**{q.name: q.default for q in spec.params if q.default is not None}, **p}
+        if engine == "torch-cuda":  # small launch profiles reach past the first wave
+            p["sms"] = draw(st.sampled_from([1, 4, 108, 132]))
+            p["threads_per_sm"] = draw(st.sampled_from([256, 1536, 2048]))
         try:
             spec.check(p, dt)
         except InvalidParameter:

@@ -9,7 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.core.engines import numpy_generator, numpy_legacy, python_random, torch_cpu
+from app.core.engines import (
+    numpy_generator,
+    numpy_legacy,
+    python_random,
+    torch_cpu,
+    torch_cuda,
+)
 from app.core.errors import UnknownName
 from app.core.spec import Distribution, Engine
 
@@ -18,6 +24,7 @@ _ALL: tuple[Engine[Any], ...] = (
     *numpy_generator.ENGINES,
     python_random.ENGINE,
     torch_cpu.ENGINE,
+    torch_cuda.ENGINE,
 )
 ENGINES: dict[str, Engine[Any]] = {e.name: e for e in _ALL}
 

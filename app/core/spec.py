@@ -85,10 +85,15 @@ class Engine(Generic[G]):
     """Estimated cost (ns) of a ``seek`` by so many words, to choose between a jump and the
     nearest checkpoint."""
     jump_doc: str = "none: streams are checkpointed"
-    export_state: Callable[[G], Any] = lambda gen: None
-    """The generator's state in the library's own form, as JSON-able values."""
+    export_state: Callable[[G], Any] | None = None
+    """The generator's state in the library's own form, as JSON-able values; None: the
+    library has no state a worker could continue the stream from."""
     restore_code: str = ""
     """Python that rebuilds the generator from ``state`` (what ``export_state`` gave)."""
+    max_reference: int | None = None
+    """Largest reference call (offset + count) whose elements the stream defines."""
+    call_info: Callable[[Distribution[G], Params, DType, int], dict[str, Any]] | None = None
+    """Facts about the equivalent local call of n elements, reported with every slice."""
     seed_bits: int | None = None
     """Bits of the integer seed the generator takes when a spawn key derives it
     (``SeedSequence(seed, spawn_key).generate_state(1, uint<bits>)[0]``); None: the generator

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from app.core.checkpoints import Checkpoint, CheckpointCache
+from app.core.cuda.devices import DEVICES
 from app.core.dtypes import DTYPES, DType
 from app.core.errors import InvalidParameter, LimitExceeded
 from app.core.params import parse_int, parse_params
@@ -81,6 +82,20 @@ class Stream:
         return self.dist.units(self.params, self.dtype)
 
 
+def device_params(engine: str, device: str,
+                  given: Mapping[str, str | Number]) -> dict[str, str | Number]:
+    """``device=a100`` -> the launch profile parameters of torch-cuda."""
+    if engine != "torch-cuda":
+        raise InvalidParameter("device", "only torch-cuda streams depend on a GPU model")
+    profile = DEVICES.get(device.lower())
+    if profile is None:
+        raise InvalidParameter("device", f"unknown GPU {device!r}; known: {', '.join(DEVICES)} "
+                                         "(or give sms= and threads_per_sm=)")
+    if "sms" in given or "threads_per_sm" in given:
+        raise InvalidParameter("device", "give device= or sms=/threads_per_sm=, not both")
+    return {"sms": profile.sms, "threads_per_sm": profile.threads_per_sm}
+
+
 def parse_spawn_key(value: str | tuple[int, ...] | None) -> tuple[int, ...]:
     """``"3"`` or ``"1,4"`` (comma-separated non-negative integers) -> (3,) or (1, 4)."""
     if value is None or value == "":
@@ -96,7 +111,7 @@ def parse_spawn_key(value: str | tuple[int, ...] | None) -> tuple[int, ...]:
 
 def resolve(engine: str, distribution: str, seed: int | str, dtype: str | None = None,
             params: Mapping[str, str | Number] | None = None,
-            spawn_key: str | tuple[int, ...] | None = None) -> Stream:
+            spawn_key: str | tuple[int, ...] | None = None, device: str | None = None) -> Stream:
     """Validate a stream request against the registry; raise AuthorityError naming the fault."""
     eng = get_engine(engine)
     dist = get_distribution(eng, distribution)
@@ -111,7 +126,10 @@ def resolve(engine: str, distribution: str, seed: int | str, dtype: str | None =
             why = f"{known}; {eng.name} {dist.name} offers {', '.join(dist.dtypes)}"
         raise InvalidParameter("dtype", f"{dtype_name!r}: {why}")
     dt = DTYPES[dtype_name]
-    values = parse_params(dist, params or {})
+    raw = dict(params or {})
+    if device is not None:
+        raw.update(device_params(eng.name, device, raw))
+    values = parse_params(dist, raw)
     dist.check(values, dt)
     return Stream(eng, dist, dt, values, s, parse_spawn_key(spawn_key))
 
@@ -142,6 +160,11 @@ class StreamService:
         produced, so a caller can refuse the request before sending a byte.
         """
         self.check_window(offset, count)
+        top = stream.engine.max_reference
+        if top is not None and offset + count > top:
+            raise LimitExceeded("offset", f"{stream.engine.name} streams end at {top}: torch "
+                                          "splits larger calls into pieces with their own "
+                                          "offsets, so offset + count must be <= it")
         gen, start, every = self._position(stream, offset)
         return self._generate(stream, gen, start, offset, offset + count, every)
 
@@ -149,6 +172,10 @@ class StreamService:
         """A snapshot of the generator at the start of the block holding ``offset`` (the
         offset itself, but for torch normal's 16-blocks), and that block start."""
         self.check_window(offset, 0)
+        if stream.engine.export_state is None:
+            raise InvalidParameter("engine", f"{stream.engine.name} has no generator state to "
+                                             "continue from: which counter an element uses "
+                                             "depends on the size of the call that makes it")
         gen, start, _ = self._position(stream, offset)
         state = stream.engine.export_state(gen)
         self.cache.put(stream.key, start, gen, stream.engine.state_nbytes, live=True)

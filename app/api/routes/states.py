@@ -48,7 +48,8 @@ def get_state(
     if_none_match: Annotated[str | None, Header(description="An earlier ETag.")] = None,
 ) -> Any:
     stream = resolve(engine.value, distribution.value, query.seed,
-                     query.dtype.value if query.dtype else None, query.params(), query.spawn_key)
+                     query.dtype.value if query.dtype else None, query.params(), query.spawn_key,
+                     query.device)
     service.check_window(query.offset, 0)
     fmt = query.format or "json"
     if fmt == "raw" and stream.engine.name != "torch-cpu":

@@ -86,7 +86,8 @@ def get_slice(
                                                             "response: answered 304.")] = None,
 ) -> Response:
     stream = resolve(engine.value, distribution.value, query.seed,
-                     query.dtype.value if query.dtype else None, query.params(), query.spawn_key)
+                     query.dtype.value if query.dtype else None, query.params(), query.spawn_key,
+                     query.device)
     offset, count = query.offset, query.count
     service.check_window(offset, count)
     fmt = negotiate(query.format, accept)
@@ -116,6 +117,10 @@ def get_slice(
         "reference": stream.reference(offset, offset + count),
         "versions": versions(),
     }
+    if stream.engine.call_info is not None:
+        info = stream.engine.call_info(stream.dist, stream.params, stream.dtype, offset + count)
+        meta["local_call"] = info
+        headers["X-Cuda-Offset-Increment"] = str(info.get("cuda_offset_increment", ""))
     body = encode(fmt, stream.dtype, count, meta, chunks)
     media_type = MEDIA_TYPES[fmt]
     if count * stream.dtype.itemsize <= service.limits.chunk_bytes:

@@ -1,0 +1,224 @@
+"""``torch-cuda``: the streams of ``torch.Generator("cuda").manual_seed(seed)``.
+
+The reference call, for a GPU with a given SM count and threads per SM::
+
+    g = torch.Generator("cuda").manual_seed(seed)
+    x = torch.empty(N, dtype=T, device="cuda").uniform_(low, high, generator=g)
+
+Element i of such a call depends only on (seed, i, the GPU's largest launch), never on N:
+the stream is prefix-stable for a given device profile, and the CPU emulation in
+``app.core.cuda._philox`` reproduces uniform_ and randint bit for bit (O(1) per element:
+counter arithmetic). Normal uses GPU math intrinsics: not emulated (a 501).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from app.core.cuda import _philox  # type: ignore[attr-defined]
+from app.core.cuda.devices import DEFAULT_DEVICE, DEVICES
+from app.core.dtypes import DType
+from app.core.errors import AuthorityError, InvalidParameter
+from app.core.params import (
+    INTEGER_PARAMS,
+    NORMAL_PARAMS,
+    UNIFORM_PARAMS,
+    check_integers,
+    check_normal,
+    check_uniform,
+)
+from app.core.spec import Array, Distribution, Engine, Param, Params
+
+FLOATS = ("float32", "float64", "float16", "bfloat16")
+INTS = ("int64", "int32", "int16", "int8", "uint8", "uint16", "uint32", "uint64")
+MAX_CALL = 2**31 - 1
+"""torch splits larger tensors into 32-bit-indexed pieces, each drawing its own offset."""
+_DEFAULT = DEVICES[DEFAULT_DEVICE]
+DEVICE_PARAMS = (
+    Param("sms", "int", _DEFAULT.sms, "GPU streaming multiprocessors (default: H100/H200)."),
+    Param("threads_per_sm", "int", _DEFAULT.threads_per_sm, "Max resident threads per SM."),
+)
+
+
+class NeedsGPU(AuthorityError):
+    status = 501
+    code = "needs_gpu"
+
+
+@dataclass
+class Position:
+    """A torch-cuda 'generator' here: a seed and an element index (counter arithmetic)."""
+
+    seed: int
+    index: int
+
+
+def wave(p: Params) -> int:
+    return 256 * int(p["sms"]) * (int(p["threads_per_sm"]) // 256)
+
+
+def launch_threads(p: Params, n: int) -> int:
+    """Threads of torch's launch for a call of n elements."""
+    return 256 * min(-(-n // 256), wave(p) // 256)
+
+
+def offset_increment(p: Params, dt: DType, dist: str, n: int) -> int:
+    """How far a call of n elements moves the CUDA generator's Philox offset."""
+    unroll = 4 if (dist != "integers" and dt.name != "float64") or (
+        dist == "integers" and int(p["high"]) - int(p["low"]) < 2**28) else 2
+    return ((n - 1) // (launch_threads(p, n) * unroll) + 1) * 4
+
+
+def _bfloat16_bits(x: Array) -> Array:
+    """float32 -> bfloat16 bit patterns, rounding to nearest even (c10::BFloat16)."""
+    bits = x.astype(np.float32).view(np.uint32)
+    rounding = ((bits >> np.uint32(16)) & np.uint32(1)) + np.uint32(0x7FFF)
+    return ((bits + rounding) >> np.uint32(16)).astype(np.uint16)
+
+
+def _uniform(pos: Position, p: Params, dt: DType, n: int) -> Array:
+    threads, start = wave(p), pos.index
+    pos.index += n
+    if dt.name == "float64":
+        low, high = float(p["low"]), float(p["high"])
+        out = np.frombuffer(_philox.uniform64(pos.seed, start, n, threads, high - low, low),
+                            dtype=np.float64).copy()
+        out[out == high] = low
+        return out
+    # float, half, bfloat16: from/to cast to the dtype, range = (to - from) in it, then
+    # computed in float (opmath) and cast back; a value equal to `to` becomes `from`.
+    to_t = _cast(np.array([p["high"]], dtype=np.float32), dt.name)
+    from_t = _cast(np.array([p["low"]], dtype=np.float32), dt.name)
+    rng = _cast(np.array([_as_float(to_t, dt.name)[0] - _as_float(from_t, dt.name)[0]],
+                         dtype=np.float32), dt.name)
+    value = np.frombuffer(_philox.uniform32(pos.seed, start, n, threads,
+                                            float(_as_float(rng, dt.name)[0]),
+                                            float(_as_float(from_t, dt.name)[0])),
+                          dtype=np.float32)
+    cast = _cast(value, dt.name)
+    cast[cast == to_t[0]] = from_t[0]
+    return cast
+
+
+def _cast(x: Array, dtype: str) -> Array:
+    if dtype == "bfloat16":
+        return _bfloat16_bits(x)
+    return x.astype(dtype)
+
+
+def _as_float(x: Array, dtype: str) -> Array:
+    if dtype == "bfloat16":
+        return (x.astype(np.uint32) << np.uint32(16)).view(np.float32)
+    return x.astype(np.float32)
+
+
+def _integers(pos: Position, p: Params, dt: DType, n: int) -> Array:
+    low, high = int(p["low"]), int(p["high"])
+    width, start, threads = high - low, pos.index, wave(p)
+    pos.index += n
+    if width >= 2**28:
+        raw = np.frombuffer(_philox.raw64(pos.seed, start, n, threads), dtype=np.uint64)
+    else:
+        raw = np.frombuffer(_philox.raw32(pos.seed, start, n, threads),
+                            dtype=np.uint32).astype(np.uint64)
+    # (rand % range) + base in uint64, then int64, then the dtype (C casts wrap)
+    value = (raw % np.uint64(width)) + np.uint64(low % 2**64)
+    return value.view(np.int64).astype(dt.name)
+
+
+def _normal(pos: Position, p: Params, dt: DType, n: int) -> Array:
+    raise NeedsGPU("distribution", "CUDA normal uses curand's Box-Muller with GPU math "
+                   "intrinsics (__sincosf, __logf) whose exact algorithm is not documented: it "
+                   "cannot be reproduced on a CPU. An authority running on a GPU serves it.")
+
+
+def _check_device(p: Params) -> None:
+    if not 1 <= int(p["sms"]) <= 1024:
+        raise InvalidParameter("sms", "must be in 1..1024")
+    if int(p["threads_per_sm"]) % 256 or not 256 <= int(p["threads_per_sm"]) <= 4096:
+        raise InvalidParameter("threads_per_sm", "must be a multiple of 256 in 256..4096")
+
+
+def _check_uniform(p: Params, dt: DType) -> None:
+    check_uniform(p, dt)
+    _check_device(p)
+
+
+def _check_integers(p: Params, dt: DType) -> None:
+    check_integers(p, dt)
+    if int(p["high"]) > 2**63 - 1:
+        raise InvalidParameter("high", "torch.randint takes int64 bounds: high <= 2**63-1")
+    _check_device(p)
+
+
+def _check_normal(p: Params, dt: DType) -> None:
+    check_normal(p, dt)
+    _check_device(p)
+    _normal(Position(0, 0), p, dt, 0)
+
+
+def _call_info(dist: Distribution[Position], p: Params, dt: DType, n: int) -> dict[str, object]:
+    return {"cuda_offset_increment": offset_increment(p, dt, dist.name, n) if n else 0,
+            "cuda_launch_threads": launch_threads(p, n) if n else 0,
+            "cuda_wave": wave(p), "sms": int(p["sms"]),
+            "threads_per_sm": int(p["threads_per_sm"])}
+
+
+def _call(method: str) -> object:
+    def call(p: Params, dt: DType, n: int | str) -> str:
+        return (f'torch.empty({n}, dtype=torch.{dt.name}, device="cuda").{method}('
+                f"{p.get('low', p.get('loc'))!r}, {p.get('high', p.get('scale'))!r}, "
+                "generator=g)")
+    return call
+
+
+def _randint_call(p: Params, dt: DType, n: int | str) -> str:
+    return (f"torch.randint({p['low']}, {p['high']}, ({n},), dtype=torch.{dt.name}, "
+            'device="cuda", generator=g)')
+
+
+ENGINE: Engine[Position] = Engine(
+    name="torch-cuda",
+    library="torch",
+    bit_generator="Philox4x32-10 (curand), emulated on the CPU",
+    seed_max=2**64 - 1,
+    imports="import torch",
+    setup='g = torch.Generator("cuda").manual_seed({seed})  # on the GPU profile asked for',
+    new=lambda seed: Position(seed, 0),
+    save=lambda pos: (pos.seed, pos.index),
+    restore=lambda state: Position(*state),
+    state_nbytes=64,
+    seek=lambda seed, units: Position(seed, units),
+    jump_cost_ns=lambda units: 1e3,
+    jump_doc="counter arithmetic: element i is a function of (seed, i, device profile)",
+    seed_bits=64,
+    max_reference=MAX_CALL,
+    call_info=_call_info,
+    doc="torch.Generator('cuda').manual_seed(seed) (CUDA keeps all 64 bits of the seed). "
+        "Past one launch wave (256 * SMs * threads_per_sm / 256 elements: 270,336 on "
+        "H100/H200, 221,184 on A100) values depend on the GPU: give device= or sms= and "
+        "threads_per_sm=. uniform and integers are emulated bit-exactly on the CPU; normal "
+        "needs a GPU.",
+    distributions={
+        "uniform": Distribution(
+            name="uniform", params=UNIFORM_PARAMS + DEVICE_PARAMS, dtypes=FLOATS,
+            default_dtype="float32", draw=_uniform, check=_check_uniform, cost_ns=60,
+            call=_call("uniform_"),  # type: ignore[arg-type]
+            units=lambda p, dt: 1, access="direct",
+            notes="curand_uniform4 (float, half, bfloat16) or curand_uniform2_double, then "
+                  "fma(rand, to - from, from); a value equal to `to` becomes `from`."),
+        "normal": Distribution(
+            name="normal", params=NORMAL_PARAMS + DEVICE_PARAMS, dtypes=FLOATS,
+            default_dtype="float32", draw=_normal, check=_check_normal, cost_ns=60,
+            call=_call("normal_"),  # type: ignore[arg-type]
+            units=lambda p, dt: 1, access="direct",
+            notes="Needs a GPU: not reproducible on a CPU (501)."),
+        "integers": Distribution(
+            name="integers", params=INTEGER_PARAMS + DEVICE_PARAMS, dtypes=INTS,
+            default_dtype="int64", draw=_integers, check=_check_integers, cost_ns=60,
+            call=_randint_call, units=lambda p, dt: 1, access="direct",
+            notes="(rand % range) + low: 32-bit words below a range of 2**28, else 64-bit."),
+    },
+)
