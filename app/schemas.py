@@ -108,6 +108,7 @@ class Versions(BaseModel):
     torch_cpu_capability: str = Field(
         description="CPU kernel torch dispatches to; float32/float16 uniform and normal bits of "
                     "torch-cpu depend on it.")
+    cuda_device: str = Field(description="The GPU this server sees, or none.")
 
 
 class StreamSlice(BaseModel):

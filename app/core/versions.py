@@ -19,4 +19,14 @@ def versions() -> dict[str, str]:
         "numpy": np.__version__,
         "torch": torch.__version__,
         "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "cuda_device": _cuda_device(),
     }
+
+
+def _cuda_device() -> str:
+    """The GPU this process sees, with its SM count, or "none" (torch-cuda is emulated)."""
+    if not torch.cuda.is_available():
+        return "none"
+    props = torch.cuda.get_device_properties(0)
+    return (f"{props.name}; {props.multi_processor_count} SMs; "
+            f"{props.max_threads_per_multi_processor} threads/SM")

@@ -26,6 +26,8 @@ def _distribution(engine: Engine[Any], dist: Distribution[Any], limits: Limits) 
     access = engine.access(dist)
     reach = int(limits.max_skip_ms * 1e6 / dist.cost_ns)
     reach = MAX_OFFSET if access == "direct" else reach - reach % dist.block
+    if engine.max_reference is not None:
+        reach = min(reach, engine.max_reference - 1)
     return DistributionInfo(
         name=dist.name,
         dtypes=list(dist.dtypes),

@@ -1,0 +1,82 @@
+"""On a CUDA machine: the torch-cuda emulator against real torch, printing mismatches.
+
+For many seeds, sizes (below and beyond one launch wave), dtypes, bounds and integer ranges,
+runs the reference call on the GPU and the emulator for this GPU's profile (its SM count and
+threads per SM), and prints one line per case and the total mismatch count. Exits 1 on any.
+
+    python -m scripts.compare_cuda [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import numpy as np
+import torch
+
+from app.core.registry import ENGINES
+from app.core.streams import StreamService, resolve
+
+
+def gpu_bits(t: torch.Tensor) -> np.ndarray:
+    t = t.cpu()
+    return t.view(torch.int16).numpy().view(np.uint16) if t.dtype == torch.bfloat16 else t.numpy()
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--quick", action="store_true")
+    args = ap.parse_args()
+    if not torch.cuda.is_available():
+        print("no CUDA device: nothing to compare")
+        return 2
+    props = torch.cuda.get_device_properties(0)
+    sms, tps = props.multi_processor_count, props.max_threads_per_multi_processor
+    wave = 256 * sms * (tps // 256)
+    print(f"{props.name}: {sms} SMs, {tps} threads/SM, wave {wave}")
+    svc = StreamService()
+    sizes = [1, 12, 1000, wave - 1, wave, wave + 1, 4 * wave + 3, 9 * wave + 5]
+    seeds = [0, 1, 42, 2**32 + 7, 2**64 - 1]
+    if args.quick:
+        sizes, seeds = sizes[:6], seeds[:3]
+    cases = [("uniform", dt, {"low": lo, "high": hi}) for dt in
+             ("float32", "float64", "float16", "bfloat16")
+             for lo, hi in ((0.0, 1.0), (-3.0, 7.5))]
+    cases += [("integers", dt, {"low": lo, "high": hi}) for dt, lo, hi in
+              (("int64", 0, 10), ("int64", -(2**40), 2**40), ("int32", -5, 2**28 + 3),
+               ("int8", -128, 128), ("uint8", 0, 256))]
+    mismatches = total = 0
+    for dist, dtype, params in cases:
+        for seed in seeds:
+            for n in sizes:
+                g = torch.Generator("cuda").manual_seed(seed)
+                tdt = getattr(torch, dtype)
+                if dist == "uniform":
+                    t = torch.empty(n, dtype=tdt, device="cuda").uniform_(
+                        params["low"], params["high"], generator=g)
+                else:
+                    t = torch.randint(int(params["low"]), int(params["high"]), (n,), dtype=tdt,
+                                      device="cuda", generator=g)
+                want = gpu_bits(t)
+                full = {**params, "sms": sms, "threads_per_sm": tps}
+                got = svc.slice("torch-cuda", dist, seed, 0, n, dtype, (), **full)
+                bad = int(np.count_nonzero(want.view(np.uint8).reshape(n, -1)
+                                           != got.view(np.uint8).reshape(n, -1)))
+                stream = resolve("torch-cuda", dist, seed, dtype, full)
+                info = ENGINES["torch-cuda"].call_info
+                assert info is not None
+                step = info(stream.dist, stream.params, stream.dtype, n)["cuda_offset_increment"]
+                if step != g.get_offset():
+                    print(f"OFFSET {dist} {dtype} n={n}: torch {g.get_offset()}, ours {step}")
+                    bad += 1
+                total += 1
+                mismatches += bad > 0
+                if bad:
+                    print(f"MISMATCH {dist} {dtype} {params} seed={seed} n={n}: {bad} bytes")
+    print(f"{total} cases, {mismatches} with mismatches")
+    return 1 if mismatches else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
