@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 import math
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -388,4 +387,3 @@ def test_inits_catalogue(client: TestClient) -> None:
     for path in ("/v1/tensors/init", "/v1/modules/init"):
         content = spec["paths"][path]["post"]["responses"]["200"]["content"]
         assert content["application/x-safetensors"]["schema"]["format"] == "binary"
-    json.dumps(body)

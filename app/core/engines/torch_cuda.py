@@ -129,7 +129,11 @@ def _integers(pos: Position, p: Params, dt: DType, n: int) -> Array:
 
 
 def _normal(pos: Position, p: Params, dt: DType, n: int) -> Array:
-    raise NeedsGPU("distribution", "CUDA normal uses curand's Box-Muller with GPU math "
+    raise _needs_gpu()
+
+
+def _needs_gpu() -> NeedsGPU:
+    return NeedsGPU("distribution", "CUDA normal uses curand's Box-Muller with GPU math "
                    "intrinsics (__sincosf, __logf) whose exact algorithm is not documented: it "
                    "cannot be reproduced on a CPU. An authority running on a GPU serves it.")
 
@@ -156,7 +160,7 @@ def _check_integers(p: Params, dt: DType) -> None:
 def _check_normal(p: Params, dt: DType) -> None:
     check_normal(p, dt)
     _check_device(p)
-    _normal(Position(0, 0), p, dt, 0)
+    raise _needs_gpu()
 
 
 def _call_info(dist: Distribution[Position], p: Params, dt: DType, n: int) -> dict[str, object]:
