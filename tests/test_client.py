@@ -106,6 +106,9 @@ def test_errors_are_raised_with_the_parameter(local: Authority) -> None:
     assert err.value.status == 422
     with pytest.raises(AuthorityError, match="init"):
         local.init_tensor(1, "nope_", [2])
+    with pytest.raises(AuthorityError) as gpu:  # a 501 is an answer, not retried
+        local.stream("torch-cuda", "normal", seed=1)[0:4]
+    assert gpu.value.status == 501
 
 
 def test_seed_everything_in_a_fresh_process(live_server: str) -> None:

@@ -24,10 +24,12 @@ BIT_GENERATORS: dict[str, type[np.random.BitGenerator]] = {
     "numpy-mt19937": np.random.MT19937,
 }
 _ETAG = re.compile(r'^"[^"]+"$')
+RETRIED = {500, 502, 503, 504}
 
 
 class AuthorityError(Exception):
-    """The server refused the request (4xx): ``parameter`` names what was wrong."""
+    """The server refused the request (4xx, or 501 for what it cannot serve): ``parameter``
+    names what was wrong."""
 
     def __init__(self, status: int, error: str, parameter: str | None, message: str) -> None:
         super().__init__(f"{status} {error}: {message}")
@@ -70,10 +72,10 @@ class Authority:
             except httpx.TransportError as exc:
                 last = f"{type(exc).__name__}: {exc}"
                 continue
-            if resp.status_code >= 500:
+            if resp.status_code in RETRIED:
                 last = f"HTTP {resp.status_code}"
                 continue
-            if resp.status_code >= 400:
+            if resp.status_code >= 400:  # incl. 501: this server cannot, retrying won't help
                 raise _error(resp)
             problem = _check(resp)
             if problem is None:
