@@ -175,6 +175,8 @@ class EngineInfo(BaseModel):
     generator: str = Field(description="The generator, as Python.")
     jump: str = Field(description="How the bit generator jumps, or `none`.")
     jump_cost_ms: float = Field(description="Estimated cost of one jump.")
+    devices: dict[str, dict[str, int]] = Field(
+        description="Named parameter presets for device= (torch-cuda: GPU launch profiles).")
     doc: str
     distributions: list[DistributionInfo]
 

@@ -93,6 +93,9 @@ def test_profiles_agree_within_the_first_wave_and_differ_past_it(client: TestCli
 
     a100 = DEVICES["a100"].wave
     assert get("a100", a100 - 5) == get("h100-sxm", a100 - 5)
+    listed = next(e for e in client.get("/v1/engines").json()["engines"]
+                  if e["name"] == "torch-cuda")["devices"]
+    assert listed["a100"] == {"sms": 108, "threads_per_sm": 2048}
     assert get("a100", a100) != get("h100-sxm", a100)
 
 

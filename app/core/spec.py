@@ -90,6 +90,8 @@ class Engine(Generic[G]):
     library has no state a worker could continue the stream from."""
     restore_code: str = ""
     """Python that rebuilds the generator from ``state`` (what ``export_state`` gave)."""
+    profiles: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    """Named parameter presets chosen with ``device=`` (GPU models, for torch-cuda)."""
     max_reference: int | None = None
     """Largest reference call (offset + count) whose elements the stream defines."""
     call_info: Callable[[Distribution[G], Params, DType, int], dict[str, Any]] | None = None

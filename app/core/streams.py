@@ -16,7 +16,6 @@ from typing import Any
 import numpy as np
 
 from app.core.checkpoints import Checkpoint, CheckpointCache
-from app.core.cuda.devices import DEVICES
 from app.core.dtypes import DTYPES, DType
 from app.core.errors import InvalidParameter, LimitExceeded
 from app.core.params import parse_int, parse_params
@@ -82,18 +81,19 @@ class Stream:
         return self.dist.units(self.params, self.dtype)
 
 
-def device_params(engine: str, device: str,
+def device_params(engine: Engine[Any], device: str,
                   given: Mapping[str, str | Number]) -> dict[str, str | Number]:
-    """``device=a100`` -> the launch profile parameters of torch-cuda."""
-    if engine != "torch-cuda":
-        raise InvalidParameter("device", "only torch-cuda streams depend on a GPU model")
-    profile = DEVICES.get(device.lower())
+    """``device=a100`` -> the engine's parameter preset of that name (torch-cuda's GPUs)."""
+    if not engine.profiles:
+        raise InvalidParameter("device", f"{engine.name} streams do not depend on a device")
+    profile = engine.profiles.get(device.lower())
     if profile is None:
-        raise InvalidParameter("device", f"unknown GPU {device!r}; known: {', '.join(DEVICES)} "
-                                         "(or give sms= and threads_per_sm=)")
-    if "sms" in given or "threads_per_sm" in given:
-        raise InvalidParameter("device", "give device= or sms=/threads_per_sm=, not both")
-    return {"sms": profile.sms, "threads_per_sm": profile.threads_per_sm}
+        raise InvalidParameter("device", f"unknown device {device!r}; known: "
+                                         f"{', '.join(engine.profiles)}")
+    clash = sorted(set(profile) & set(given))
+    if clash:
+        raise InvalidParameter("device", f"give device= or {'/'.join(clash)}=, not both")
+    return dict(profile)
 
 
 def parse_spawn_key(value: str | tuple[int, ...] | None) -> tuple[int, ...]:
@@ -128,7 +128,7 @@ def resolve(engine: str, distribution: str, seed: int | str, dtype: str | None =
     dt = DTYPES[dtype_name]
     raw = dict(params or {})
     if device is not None:
-        raw.update(device_params(eng.name, device, raw))
+        raw.update(device_params(eng, device, raw))
     values = parse_params(dist, raw)
     dist.check(values, dt)
     return Stream(eng, dist, dt, values, s, parse_spawn_key(spawn_key))

@@ -55,6 +55,7 @@ def list_engines(service: ServiceDep) -> EnginesResponse:
                 name=e.name, library=e.library, bit_generator=e.bit_generator, seed_min=0,
                 seed_max=e.seed_max, generator=e.setup.format(seed="seed"),
                 jump=e.jump_doc, jump_cost_ms=e.jump_cost_ns(MAX_OFFSET) / 1e6, doc=e.doc,
+                devices={k: dict(v) for k, v in e.profiles.items()},
                 distributions=[_distribution(e, d, limits) for d in e.distributions.values()],
             )
             for e in ENGINES.values()

@@ -199,6 +199,8 @@ ENGINE: Engine[Position] = Engine(
     jump_doc="counter arithmetic: element i is a function of (seed, i, device profile)",
     seed_bits=64,
     max_reference=MAX_CALL,
+    profiles={name: {"sms": d.sms, "threads_per_sm": d.threads_per_sm}
+              for name, d in DEVICES.items()},
     call_info=_call_info,
     doc="torch.Generator('cuda').manual_seed(seed) (CUDA keeps all 64 bits of the seed). "
         "Past one launch wave (256 * SMs * threads_per_sm / 256 elements: 270,336 on "
