@@ -20,6 +20,7 @@ import numpy as np
 from app.core.cuda import _philox  # type: ignore[attr-defined]
 from app.core.cuda.devices import DEFAULT_DEVICE, DEVICES
 from app.core.dtypes import DType
+from app.core.engines.torch_cpu import FLOATS, INTS, INT64_MAX
 from app.core.errors import AuthorityError, InvalidParameter
 from app.core.params import (
     INTEGER_PARAMS,
@@ -31,8 +32,6 @@ from app.core.params import (
 )
 from app.core.spec import Array, Distribution, Engine, Param, Params
 
-FLOATS = ("float32", "float64", "float16", "bfloat16")
-INTS = ("int64", "int32", "int16", "int8", "uint8", "uint16", "uint32", "uint64")
 MAX_CALL = 2**31 - 1
 """torch splits larger tensors into 32-bit-indexed pieces, each drawing its own offset."""
 _DEFAULT = DEVICES[DEFAULT_DEVICE]
@@ -152,8 +151,8 @@ def _check_uniform(p: Params, dt: DType) -> None:
 
 def _check_integers(p: Params, dt: DType) -> None:
     check_integers(p, dt)
-    if int(p["high"]) > 2**63 - 1:
-        raise InvalidParameter("high", "torch.randint takes int64 bounds: high <= 2**63-1")
+    if int(p["high"]) > INT64_MAX:
+        raise InvalidParameter("high", f"torch.randint takes int64 bounds: high <= {INT64_MAX}")
     _check_device(p)
 
 
