@@ -20,7 +20,7 @@ import numpy as np
 from app.core.cuda import _philox  # type: ignore[attr-defined]
 from app.core.cuda.devices import DEFAULT_DEVICE, DEVICES
 from app.core.dtypes import DType
-from app.core.engines.torch_cpu import FLOATS, INTS, INT64_MAX
+from app.core.engines.torch_cpu import FLOATS, INT64_MAX, INTS
 from app.core.errors import AuthorityError, InvalidParameter
 from app.core.params import (
     INTEGER_PARAMS,
