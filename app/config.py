@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from functools import lru_cache
 
 from pydantic import Field
@@ -27,9 +28,7 @@ class Settings(BaseSettings):
                                 "generation, bounding the cost of offsets near generated ones.")
 
     def limits(self) -> Limits:
-        return Limits(max_count=self.max_count, max_skip_ms=self.max_skip_ms,
-                      chunk_bytes=self.chunk_bytes, cache_bytes=self.cache_bytes,
-                      checkpoint_interval_ms=self.checkpoint_interval_ms)
+        return Limits(**{f.name: getattr(self, f.name) for f in fields(Limits)})
 
 
 @lru_cache

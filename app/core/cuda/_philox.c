@@ -45,13 +45,14 @@ static void words(uint64_t seed, uint64_t k, uint64_t tid, uint32_t out[4]) {
     philox(out, (uint32_t)seed, (uint32_t)(seed >> 32));
 }
 
-static void locate(uint64_t li, uint64_t T, uint64_t unroll, uint64_t *k, uint64_t *ii,
-                   uint64_t *tid) {
-    uint64_t wave = T * unroll;
-    *k = li / wave;
-    uint64_t r = li % wave;
-    *ii = r / T;
-    *tid = r % T;
+/* The curand4 words that make element li of a call with T threads and `unroll` values per
+ * curand4, and which group of them it takes: call k = li / (T * unroll) of thread
+ * li % T, group (li % (T * unroll)) / T. */
+static uint64_t element(uint64_t seed, uint64_t li, uint64_t T, uint64_t unroll,
+                        uint32_t w[4]) {
+    uint64_t wave = T * unroll, r = li % wave;
+    words(seed, li / wave, r % T, w);
+    return r / T;
 }
 
 static int parse(PyObject *args, uint64_t *seed, uint64_t *start, Py_ssize_t *count,
@@ -78,10 +79,8 @@ static PyObject *raw32(PyObject *self, PyObject *args) {
     uint32_t *out = (uint32_t *)PyBytes_AS_STRING(res);
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t i = 0; i < n; ++i) {
-        uint64_t k, ii, tid; uint32_t w[4];
-        locate(start + i, T, 4, &k, &ii, &tid);
-        words(seed, k, tid, w);
-        out[i] = w[ii];
+        uint32_t w[4];
+        out[i] = w[element(seed, start + i, T, 4, w)];
     }
     Py_END_ALLOW_THREADS
     return res;
@@ -95,9 +94,8 @@ static PyObject *raw64(PyObject *self, PyObject *args) {
     uint64_t *out = (uint64_t *)PyBytes_AS_STRING(res);
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t i = 0; i < n; ++i) {
-        uint64_t k, ii, tid; uint32_t w[4];
-        locate(start + i, T, 2, &k, &ii, &tid);
-        words(seed, k, tid, w);
+        uint32_t w[4];
+        uint64_t ii = element(seed, start + i, T, 2, w);
         out[i] = (uint64_t)w[2 * ii] << 32 | w[2 * ii + 1];
     }
     Py_END_ALLOW_THREADS
@@ -113,9 +111,8 @@ static PyObject *uniform32(PyObject *self, PyObject *args) {
     float *out = (float *)PyBytes_AS_STRING(res);
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t i = 0; i < n; ++i) {
-        uint64_t k, ii, tid; uint32_t w[4];
-        locate(start + i, T, 4, &k, &ii, &tid);
-        words(seed, k, tid, w);
+        uint32_t w[4];
+        uint64_t ii = element(seed, start + i, T, 4, w);
         /* curand_uniform: x * 2^-32 + 2^-33, in (0, 1] */
         float u = fmaf((float)w[ii], 2.3283064365386963e-10f, 1.1641532182693481e-10f);
         out[i] = fmaf(u, r, f);
@@ -132,9 +129,8 @@ static PyObject *uniform64(PyObject *self, PyObject *args) {
     double *out = (double *)PyBytes_AS_STRING(res);
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t i = 0; i < n; ++i) {
-        uint64_t k, ii, tid; uint32_t w[4];
-        locate(start + i, T, 2, &k, &ii, &tid);
-        words(seed, k, tid, w);
+        uint32_t w[4];
+        uint64_t ii = element(seed, start + i, T, 2, w);
         /* curand_uniform2_double: (x ^ (y << 21)) * 2^-53 + 2^-54 */
         uint64_t z = (uint64_t)w[2 * ii] ^ ((uint64_t)w[2 * ii + 1] << 21);
         double u = fma((double)z, 1.1102230246251565e-16, 5.551115123125783e-17);

@@ -86,31 +86,29 @@ def _uniform(pos: Position, p: Params, dt: DType, n: int) -> Array:
                             dtype=np.float64).copy()
         out[out == high] = low
         return out
-    # float, half, bfloat16: from/to cast to the dtype, range = (to - from) in it, then
-    # computed in float (opmath) and cast back; a value equal to `to` becomes `from`.
-    to_t = _cast(np.array([p["high"]], dtype=np.float32), dt.name)
-    from_t = _cast(np.array([p["low"]], dtype=np.float32), dt.name)
-    rng = _cast(np.array([_as_float(to_t, dt.name)[0] - _as_float(from_t, dt.name)[0]],
-                         dtype=np.float32), dt.name)
-    value = np.frombuffer(_philox.uniform32(pos.seed, start, n, threads,
-                                            float(_as_float(rng, dt.name)[0]),
-                                            float(_as_float(from_t, dt.name)[0])),
+    # float, half, bfloat16: from and to cast to the dtype, range = to - from in float and
+    # cast to the dtype too, then fma in float (opmath) and a cast back; a value equal to
+    # `to` becomes `from`.
+    frm, to = _in(dt, float(p["low"])), _in(dt, float(p["high"]))
+    rng = _in(dt, float(np.float32(to) - np.float32(frm)))
+    value = np.frombuffer(_philox.uniform32(pos.seed, start, n, threads, rng, frm),
                           dtype=np.float32)
     cast = _cast(value, dt.name)
-    cast[cast == to_t[0]] = from_t[0]
+    cast[cast == _cast(np.array([to], dtype=np.float32), dt.name)[0]] = _cast(
+        np.array([frm], dtype=np.float32), dt.name)[0]
     return cast
 
 
 def _cast(x: Array, dtype: str) -> Array:
+    """float32 values in the dtype's storage (bfloat16: bit patterns)."""
     if dtype == "bfloat16":
         return _bfloat16_bits(x)
     return x.astype(dtype)
 
 
-def _as_float(x: Array, dtype: str) -> Array:
-    if dtype == "bfloat16":
-        return (x.astype(np.uint32) << np.uint32(16)).view(np.float32)
-    return x.astype(np.float32)
+def _in(dt: DType, x: float) -> float:
+    """x rounded to the dtype, as a float (every such value is one exactly)."""
+    return float(dt.exact_values(_cast(np.array([x], dtype=np.float32), dt.name))[0])
 
 
 def _integers(pos: Position, p: Params, dt: DType, n: int) -> Array:
