@@ -27,6 +27,12 @@ class Settings(BaseSettings):
         25.0, gt=0, description="A checkpoint is saved every this many ms of estimated "
                                 "generation, bounding the cost of offsets near generated ones.")
 
+    cuda: str = Field(
+        "auto", pattern=r"^(auto|off|(cuda:)?[0-9]+)$",
+        description="The GPU torch-cuda streams are generated on: `auto` (cuda:0 when this "
+                    "process has CUDA), `off` (CPU emulation only, normal refused), or a "
+                    "device index / `cuda:N`.")
+
     def limits(self) -> Limits:
         return Limits(**{f.name: getattr(self, f.name) for f in fields(Limits)})
 

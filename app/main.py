@@ -8,6 +8,7 @@ import app as package
 from app.api import errors
 from app.api.routes import engines, health, inits, seeds, states, streams
 from app.config import Settings, get_settings
+from app.core.cuda import gpu
 from app.core.streams import StreamService
 
 DESCRIPTION = """
@@ -25,6 +26,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                           description=DESCRIPTION)
     application.state.settings = settings
     application.state.streams = StreamService(settings.limits())
+    gpu.activate(gpu.detect(settings.cuda))
     errors.install(application)
     application.include_router(streams.router)
     application.include_router(states.router)

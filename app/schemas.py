@@ -178,6 +178,10 @@ class EngineInfo(BaseModel):
     devices: dict[str, dict[str, int]] = Field(
         description="Named parameter presets for device= (torch-cuda: GPU launch profiles).")
     doc: str
+    generated_on: str | None = Field(
+        None, description="Where this process makes the engine's streams, when that varies: "
+                          "torch-cuda `gpu: <device, SMs, threads/SM>` (the GPU's own launch "
+                          "profile; other profiles are emulated) or `cpu: Philox emulation`.")
     distributions: list[DistributionInfo]
 
 

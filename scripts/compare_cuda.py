@@ -1,8 +1,14 @@
-"""On a CUDA machine: the torch-cuda emulator against real torch, printing mismatches.
+"""On a CUDA machine: torch-cuda as served against real torch, printing mismatches.
 
-For many seeds, sizes (below and beyond one launch wave), dtypes, bounds and integer ranges,
-runs the reference call on the GPU and the emulator for this GPU's profile (its SM count and
-threads per SM), and prints one line per case and the total mismatch count. Exits 1 on any.
+1. The CPU emulator: for many seeds, sizes (below and beyond one launch wave), dtypes, bounds
+   and integer ranges, runs the reference call on the GPU and the emulator for this GPU's
+   profile (its SM count and threads per SM), and compares the values and the generator's
+   offset after the call (``g.get_offset()``) with the reported increment.
+2. GPU-side generation (``app.core.cuda.gpu``, normal included): slices at offsets below,
+   across and far past the launch waves, served through ``set_offset``, against one reference
+   call of offset + count elements from a fresh generator.
+
+Prints a line per mismatch and the totals; exits 1 on any.
 
     python -m scripts.compare_cuda [--quick]
 """
@@ -15,6 +21,7 @@ import sys
 import numpy as np
 import torch
 
+from app.core.cuda import gpu
 from app.core.registry import ENGINES
 from app.core.streams import StreamService, resolve
 
@@ -35,6 +42,7 @@ def main() -> int:
     sms, tps = props.multi_processor_count, props.max_threads_per_multi_processor
     wave = 256 * sms * (tps // 256)
     print(f"{props.name}: {sms} SMs, {tps} threads/SM, wave {wave}")
+    gpu.activate(None)  # part 1 compares the emulator
     svc = StreamService()
     sizes = [1, 12, 1000, wave - 1, wave, wave + 1, 4 * wave + 3, 9 * wave + 5]
     seeds = [0, 1, 42, 2**32 + 7, 2**64 - 1]
@@ -74,8 +82,60 @@ def main() -> int:
                 mismatches += bad > 0
                 if bad:
                     print(f"MISMATCH {dist} {dtype} {params} seed={seed} n={n}: {bad} bytes")
-    print(f"{total} cases, {mismatches} with mismatches")
-    return 1 if mismatches else 0
+    print(f"emulator: {total} cases, {mismatches} with mismatches")
+    gpu_total, gpu_mismatches = compare_gpu_path(wave, seeds[:3], args.quick)
+    print(f"gpu path: {gpu_total} cases, {gpu_mismatches} with mismatches")
+    return 1 if mismatches or gpu_mismatches else 0
+
+
+def reference(dist: str, dtype: str, params: dict[str, float], seed: int, n: int) -> np.ndarray:
+    """The contract's call: a fresh generator, n elements."""
+    g = torch.Generator("cuda").manual_seed(seed)
+    tdt = getattr(torch, dtype)
+    if dist == "uniform":
+        t = torch.empty(n, dtype=tdt, device="cuda").uniform_(params["low"], params["high"],
+                                                              generator=g)
+    elif dist == "normal":
+        t = torch.empty(n, dtype=tdt, device="cuda").normal_(params["loc"], params["scale"],
+                                                             generator=g)
+    else:
+        t = torch.randint(int(params["low"]), int(params["high"]), (n,), dtype=tdt,
+                          device="cuda", generator=g)
+    return gpu_bits(t)
+
+
+def compare_gpu_path(wave: int, seeds: list[int], quick: bool) -> tuple[int, int]:
+    device = gpu.Gpu.open(0)
+    gpu.activate(device)
+    svc = StreamService()
+    cases: list[tuple[str, str, dict[str, float]]] = [
+        ("normal", dt, {"loc": 0.0, "scale": 1.0}) for dt in
+        ("float32", "float64", "float16", "bfloat16")]
+    cases += [("normal", "float32", {"loc": -2.5, "scale": 3.0}),
+              ("uniform", "float32", {"low": 0.0, "high": 1.0}),
+              ("uniform", "float64", {"low": -3.0, "high": 7.5}),
+              ("integers", "int64", {"low": 0, "high": 10}),
+              ("integers", "int64", {"low": -(2**40), "high": 2**40})]
+    windows = [(0, 12), (4 * wave - 7, 20), (2 * wave + 5, 3 * wave), (0, 9 * wave + 5),
+               (10**7 + 3, 1000)]
+    if not quick:
+        windows.append((10**8 + 1, 5 * wave))
+    total = mismatches = 0
+    for dist, dtype, params in cases:
+        for seed in seeds:
+            for offset, count in windows:
+                want = reference(dist, dtype, params, seed, offset + count)[offset:]
+                full = {**params, "sms": device.sms, "threads_per_sm": device.threads_per_sm}
+                got = svc.slice("torch-cuda", dist, seed, offset, count, dtype, (), **full)
+                bad = int(np.count_nonzero(want.view(np.uint8).reshape(count, -1)
+                                           != got.view(np.uint8).reshape(count, -1)))
+                total += 1
+                mismatches += bad > 0
+                if bad:
+                    print(f"GPU PATH MISMATCH {dist} {dtype} {params} seed={seed} "
+                          f"offset={offset} count={count}: {bad} bytes")
+    gpu.activate(None)
+    return total, mismatches
 
 
 if __name__ == "__main__":

@@ -28,11 +28,14 @@ def philox4x32_10(ctr: list[npt.NDArray[np.uint64]], key: tuple[int, int]) -> li
     return c
 
 
-def words(seed: int, n: int, wave: int, unroll: int) -> list[npt.NDArray[np.uint64]]:
-    """For elements 0..n-1: the four curand4 words of the call that makes each one, and
-    which group (ii) of them it takes, as [x, y, z, w, ii]."""
+def words(seed: int, n: int, wave: int, unroll: int, offset: int = 0) -> list[
+        npt.NDArray[np.uint64]]:
+    """For elements 0..n-1 of a call made at generator offset ``offset`` (a multiple of 4):
+    the four curand4 words of the call that makes each one, and which group (ii) of them it
+    takes, as [x, y, z, w, ii]."""
     li = np.arange(n, dtype=np.uint64)
     k, r = li // np.uint64(wave * unroll), li % np.uint64(wave * unroll)
+    k = k + np.uint64(offset // 4)
     ii, tid = r // np.uint64(wave), r % np.uint64(wave)
     out = philox4x32_10([k & MASK, k >> np.uint64(32), tid & MASK, tid >> np.uint64(32)],
                         (seed & 0xFFFFFFFF, seed >> 32))
@@ -58,10 +61,10 @@ def _to_bf16_bits(x: float) -> int:
     return ((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16) & 0xFFFF
 
 
-def uniform(seed: int, n: int, wave: int, dtype: str, low: float, high: float) -> npt.NDArray[
-        Any]:
+def uniform(seed: int, n: int, wave: int, dtype: str, low: float, high: float,
+            offset: int = 0) -> npt.NDArray[Any]:
     if dtype == "float64":
-        x, y, z, w, ii = words(seed, n, wave, 2)
+        x, y, z, w, ii = words(seed, n, wave, 2, offset)
         first, second = np.where(ii == 0, x, z), np.where(ii == 0, y, w)
         zz = first ^ (second << np.uint64(21))
         if (low, high) == (0.0, 1.0):  # fma(u, 1, 0) == u: no rounding to redo
@@ -74,7 +77,7 @@ def uniform(seed: int, n: int, wave: int, dtype: str, low: float, high: float) -
             value = float(_round_float(Fraction(u) * Fraction(rng) + Fraction(low), np.float64))
             out.append(low if value == high else value)
         return np.array(out, dtype=np.float64)
-    x, y, z, w, ii = words(seed, n, wave, 4)
+    x, y, z, w, ii = words(seed, n, wave, 4, offset)
     u32 = np.choose(ii.astype(np.int64), [x, y, z, w]).astype(np.uint64)
     f = u32.astype(np.float32) * np.float32(2**-32) + np.float32(2**-33)  # product exact
     # from, to, range in the dtype; rand * range + from fused in float; cast to the dtype
@@ -104,15 +107,16 @@ def uniform(seed: int, n: int, wave: int, dtype: str, low: float, high: float) -
     return np.array(values, dtype=dtype)
 
 
-def integers(seed: int, n: int, wave: int, dtype: str, low: int, high: int) -> npt.NDArray[Any]:
+def integers(seed: int, n: int, wave: int, dtype: str, low: int, high: int,
+             offset: int = 0) -> npt.NDArray[Any]:
     width = high - low
     if width >= 2**28:
-        x, y, z, w, ii = words(seed, n, wave, 2)
+        x, y, z, w, ii = words(seed, n, wave, 2, offset)
         raw = [int(a) << 32 | int(b) for a, b in zip(np.where(ii == 0, x, z).tolist(),
                                                      np.where(ii == 0, y, w).tolist(),
                                                      strict=True)]
     else:
-        x, y, z, w, ii = words(seed, n, wave, 4)
+        x, y, z, w, ii = words(seed, n, wave, 4, offset)
         raw = np.choose(ii.astype(np.int64), [x, y, z, w]).tolist()
     out = []
     for r in raw:

@@ -96,6 +96,8 @@ class Engine(Generic[G]):
     """Largest reference call (offset + count) whose elements the stream defines."""
     call_info: Callable[[Distribution[G], Params, DType, int], dict[str, Any]] | None = None
     """Facts about the equivalent local call of n elements, reported with every slice."""
+    generated_on: Callable[[], str] | None = None
+    """Where this process makes the engine's streams, when that varies (GPU or emulation)."""
     seed_bits: int | None = None
     """Bits of the integer seed the generator takes when a spawn key derives it
     (``SeedSequence(seed, spawn_key).generate_state(1, uint<bits>)[0]``); None: the generator

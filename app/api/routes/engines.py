@@ -56,6 +56,7 @@ def list_engines(service: ServiceDep) -> EnginesResponse:
                 seed_max=e.seed_max, generator=e.setup.format(seed="seed"),
                 jump=e.jump_doc, jump_cost_ms=e.jump_cost_ns(MAX_OFFSET) / 1e6, doc=e.doc,
                 devices={k: dict(v) for k, v in e.profiles.items()},
+                generated_on=e.generated_on() if e.generated_on is not None else None,
                 distributions=[_distribution(e, d, limits) for d in e.distributions.values()],
             )
             for e in ENGINES.values()

@@ -33,6 +33,10 @@ _HEADERS = {
     "X-Next-Offset": "offset + count.",
     "X-Dtype": "Element type of the values.",
     "X-Versions": "numpy, torch, python and torch CPU capability that made the values.",
+    "X-Cuda-Offset-Increment": "torch-cuda only: how far the equivalent local call (offset + "
+                               "count elements) moves the CUDA generator's Philox offset.",
+    "X-Cuda-Generated-On": "torch-cuda only: `gpu: <device>` (made on this authority's GPU) "
+                           "or `cpu: Philox emulation`.",
 }
 RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
@@ -46,6 +50,8 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
     406: {"model": ErrorBody, "description": "The Accept header names no served format."},
     422: {"model": ErrorBody, "description": "A parameter is invalid or over a limit; "
                                               "`parameter` names it."},
+    501: {"model": ErrorBody, "description": "torch-cuda normal on an authority without a "
+                                              "GPU: not reproducible on a CPU."},
 }
 
 
@@ -121,6 +127,7 @@ def get_slice(
         info = stream.engine.call_info(stream.dist, stream.params, stream.dtype, offset + count)
         meta["local_call"] = info
         headers["X-Cuda-Offset-Increment"] = str(info.get("cuda_offset_increment", ""))
+        headers["X-Cuda-Generated-On"] = str(info.get("generated_on", ""))
     body = encode(fmt, stream.dtype, count, meta, chunks)
     media_type = MEDIA_TYPES[fmt]
     if count * stream.dtype.itemsize <= service.limits.chunk_bytes:

@@ -8,7 +8,9 @@ The reference call, for a GPU with a given SM count and threads per SM::
 Element i of such a call depends only on (seed, i, the GPU's largest launch), never on N:
 the stream is prefix-stable for a given device profile, and the CPU emulation in
 ``app.core.cuda._philox`` reproduces uniform_ and randint bit for bit (O(1) per element:
-counter arithmetic). Normal uses GPU math intrinsics: not emulated (a 501).
+counter arithmetic). Normal uses GPU math intrinsics: not emulated. When this process has
+a GPU (``app.core.cuda.gpu``), streams of that GPU's own profile, normal included, are made
+on it instead; without one, normal is a 501.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from app.core.cuda import _philox  # type: ignore[attr-defined]
+from app.core.cuda import _philox, gpu  # type: ignore[attr-defined]
 from app.core.cuda.devices import DEFAULT_DEVICE, DEVICES
 from app.core.dtypes import DType
 from app.core.engines.torch_cpu import FLOATS, INT64_MAX, INTS
@@ -63,11 +65,37 @@ def launch_threads(p: Params, n: int) -> int:
     return 256 * min(-(-n // 256), wave(p) // 256)
 
 
+def unroll(p: Params, dt: DType, dist: str) -> int:
+    """Values per curand4 call: 4 (float, half, bfloat16, int ranges < 2**28) or 2."""
+    if dist == "integers":
+        return 4 if int(p["high"]) - int(p["low"]) < 2**28 else 2
+    return 2 if dt.name == "float64" else 4
+
+
 def offset_increment(p: Params, dt: DType, dist: str, n: int) -> int:
     """How far a call of n elements moves the CUDA generator's Philox offset."""
-    unroll = 4 if (dist != "integers" and dt.name != "float64") or (
-        dist == "integers" and int(p["high"]) - int(p["low"]) < 2**28) else 2
-    return ((n - 1) // (launch_threads(p, n) * unroll) + 1) * 4
+    return ((n - 1) // (launch_threads(p, n) * unroll(p, dt, dist)) + 1) * 4
+
+
+def _on_gpu(p: Params) -> gpu.Gpu | None:
+    """This process's GPU when the profile asked for is its own, else None (emulate)."""
+    device = gpu.active()
+    return device if device is not None and device.serves(wave(p)) else None
+
+
+def _gpu_draw(device: gpu.Gpu, pos: Position, dist: str, p: Params, dt: DType,
+              n: int) -> Array:
+    start = pos.index
+    pos.index += n
+    return device.draw(pos.seed, start, n, dist, dt.name, p, unroll(p, dt, dist))
+
+
+def generated_on(p: Params | None = None) -> str:
+    """Where streams of this profile (or of the GPU's own, with None) are made."""
+    device = gpu.active()
+    if device is not None and (p is None or device.serves(wave(p))):
+        return f"gpu: {device.describe()}"
+    return "cpu: Philox emulation"
 
 
 def _bfloat16_bits(x: Array) -> Array:
@@ -78,6 +106,9 @@ def _bfloat16_bits(x: Array) -> Array:
 
 
 def _uniform(pos: Position, p: Params, dt: DType, n: int) -> Array:
+    device = _on_gpu(p)
+    if device is not None:
+        return _gpu_draw(device, pos, "uniform", p, dt, n)
     threads, start = wave(p), pos.index
     pos.index += n
     if dt.name == "float64":
@@ -112,6 +143,9 @@ def _in(dt: DType, x: float) -> float:
 
 
 def _integers(pos: Position, p: Params, dt: DType, n: int) -> Array:
+    device = _on_gpu(p)
+    if device is not None:
+        return _gpu_draw(device, pos, "integers", p, dt, n)
     low, high = int(p["low"]), int(p["high"])
     width, start, threads = high - low, pos.index, wave(p)
     pos.index += n
@@ -126,13 +160,17 @@ def _integers(pos: Position, p: Params, dt: DType, n: int) -> Array:
 
 
 def _normal(pos: Position, p: Params, dt: DType, n: int) -> Array:
-    raise _needs_gpu()
+    device = _on_gpu(p)
+    if device is None:
+        raise _needs_gpu()
+    return _gpu_draw(device, pos, "normal", p, dt, n)
 
 
 def _needs_gpu() -> NeedsGPU:
     return NeedsGPU("distribution", "CUDA normal uses curand's Box-Muller with GPU math "
-                   "intrinsics (__sincosf, __logf) whose exact algorithm is not documented: it "
-                   "cannot be reproduced on a CPU. An authority running on a GPU serves it.")
+                   "intrinsics (__sincosf) whose exact algorithm is not documented: it "
+                   "cannot be reproduced on a CPU, and this authority has no GPU. An "
+                   "authority running on a GPU serves it, for that GPU's launch profile.")
 
 
 def _check_device(p: Params) -> None:
@@ -157,14 +195,24 @@ def _check_integers(p: Params, dt: DType) -> None:
 def _check_normal(p: Params, dt: DType) -> None:
     check_normal(p, dt)
     _check_device(p)
-    raise _needs_gpu()
+    device = gpu.active()
+    if device is None:
+        raise _needs_gpu()
+    if not device.serves(wave(p)):
+        raise InvalidParameter(
+            "device", f"normal is generated on this authority's GPU, {device.describe()}, "
+            f"whose launch wave is {device.wave} threads; the profile asked for (sms="
+            f"{int(p['sms'])}, threads_per_sm={int(p['threads_per_sm'])}) has a wave of "
+            f"{wave(p)}, so its normals past the first wave are another GPU's. Ask for "
+            f"sms={device.sms}&threads_per_sm={device.threads_per_sm}, or an authority on "
+            "that GPU.")
 
 
 def _call_info(dist: Distribution[Position], p: Params, dt: DType, n: int) -> dict[str, object]:
     return {"cuda_offset_increment": offset_increment(p, dt, dist.name, n) if n else 0,
             "cuda_launch_threads": launch_threads(p, n) if n else 0,
             "cuda_wave": wave(p), "sms": int(p["sms"]),
-            "threads_per_sm": int(p["threads_per_sm"])}
+            "threads_per_sm": int(p["threads_per_sm"]), "generated_on": generated_on(p)}
 
 
 def _call(method: str) -> object:
@@ -183,7 +231,7 @@ def _randint_call(p: Params, dt: DType, n: int | str) -> str:
 ENGINE: Engine[Position] = Engine(
     name="torch-cuda",
     library="torch",
-    bit_generator="Philox4x32-10 (curand), emulated on the CPU",
+    bit_generator="Philox4x32-10 (curand): on this authority's GPU, else emulated on the CPU",
     seed_max=2**64 - 1,
     imports="import torch",
     setup='g = torch.Generator("cuda").manual_seed({seed})  # on the GPU profile asked for',
@@ -199,11 +247,14 @@ ENGINE: Engine[Position] = Engine(
     profiles={name: {"sms": d.sms, "threads_per_sm": d.threads_per_sm}
               for name, d in DEVICES.items()},
     call_info=_call_info,
+    generated_on=generated_on,
     doc="torch.Generator('cuda').manual_seed(seed) (CUDA keeps all 64 bits of the seed). "
         "Past one launch wave (256 * SMs * threads_per_sm / 256 elements: 270,336 on "
         "H100/H200, 221,184 on A100) values depend on the GPU: give device= or sms= and "
-        "threads_per_sm=. uniform and integers are emulated bit-exactly on the CPU; normal "
-        "needs a GPU.",
+        "threads_per_sm=. On an authority with CUDA, the GPU's own profile is generated on "
+        "it (set_offset to the slice's curand call); other profiles, and every profile on a "
+        "CPU-only authority, are emulated bit-exactly on the CPU for uniform and integers. "
+        "normal needs a GPU authority, for that GPU's profile.",
     distributions={
         "uniform": Distribution(
             name="uniform", params=UNIFORM_PARAMS + DEVICE_PARAMS, dtypes=FLOATS,
@@ -217,7 +268,9 @@ ENGINE: Engine[Position] = Engine(
             default_dtype="float32", draw=_normal, check=_check_normal, cost_ns=60,
             call=_call("normal_"),  # type: ignore[arg-type]
             units=lambda p, dt: 1, access="direct",
-            notes="Needs a GPU: not reproducible on a CPU (501)."),
+            notes="Generated on this authority's GPU, for that GPU's own launch profile (a 422 "
+                  "naming `device` for another); not reproducible on a CPU (501 on a "
+                  "CPU-only authority)."),
         "integers": Distribution(
             name="integers", params=INTEGER_PARAMS + DEVICE_PARAMS, dtypes=INTS,
             default_dtype="int64", draw=_integers, check=_check_integers, cost_ns=60,

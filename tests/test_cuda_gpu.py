@@ -1,0 +1,168 @@
+"""torch-cuda generated on a GPU (``app.core.cuda.gpu``), tested on the CPU.
+
+``Gpu.call`` is the only code that touches the device: one local torch call of n elements
+made at a generator offset. Here a model device replaces it with the independent reference
+(tests/cuda_reference.py: torch's launch grid for n, Philox counter offset/4 + k) and checks
+torch's preconditions (set_offset takes multiples of 4). What is tested is everything else:
+which calls, at which offsets, make a slice, and that the slice is the contract's reference
+call (a fresh generator, one call of offset + count elements). Real CUDA runs the same
+comparison in ``scripts/compare_cuda`` (tests/test_cuda.py runs it when a GPU is there).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from fastapi.testclient import TestClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
+from app.config import Settings
+from app.core.cuda import gpu
+from app.core.cuda.gpu import Gpu
+from app.core.streams import StreamService
+from tests import cuda_reference
+from tests.oracle import same_bits
+
+
+@dataclass(frozen=True)
+class ModelGpu(Gpu):
+    calls: list[tuple[int, int]] = field(default_factory=list, compare=False)
+
+    def call(self, seed: int, philox_offset: int, n: int, dist: str, dtype: str,
+             p: Any) -> torch.Tensor:
+        assert philox_offset % 4 == 0, "torch: offset must be a multiple of 4"
+        self.calls.append((philox_offset, n))
+        threads = 256 * min(-(-n // 256), self.wave // 256)  # torch's grid for n elements
+        if dist == "integers":
+            out = cuda_reference.integers(seed, n, threads, dtype, int(p["low"]), int(p["high"]),
+                                          philox_offset)
+        else:  # normal: uniform's words and unroll stand in for the GPU's Box-Muller
+            low, high = ((float(p["low"]), float(p["high"])) if dist == "uniform"
+                         else (0.0, 1.0))
+            out = cuda_reference.uniform(seed, n, threads, dtype, low, high, philox_offset)
+        t = torch.from_numpy(np.ascontiguousarray(out))
+        return t.view(torch.bfloat16) if dtype == "bfloat16" else t
+
+    def reference(self, seed: int, n: int, dist: str, dtype: str, p: Any) -> Any:
+        """The contract's call: a fresh generator (offset 0), n elements."""
+        t = self.call(seed, 0, n, dist, dtype, p)
+        return t.view(torch.uint16).numpy() if dtype == "bfloat16" else t.numpy()
+
+
+@contextmanager
+def on_model(sms: int, threads_per_sm: int) -> Iterator[ModelGpu]:
+    before = gpu.active()
+    model = ModelGpu(0, "Model GPU", sms, threads_per_sm)
+    gpu.activate(model)
+    try:
+        yield model
+    finally:
+        gpu.activate(before)
+
+
+CASES = [
+    ("uniform", "float32", {"low": 0.0, "high": 1.0}),
+    ("uniform", "float64", {"low": 0.0, "high": 1.0}),
+    ("uniform", "float16", {"low": -3.0, "high": 7.5}),
+    ("uniform", "bfloat16", {"low": 0.0, "high": 1.0}),
+    ("uniform", "float64", {"low": -2.0, "high": 5.0}),
+    ("normal", "float32", {"loc": 0.0, "scale": 1.0}),
+    ("normal", "float64", {"loc": 0.0, "scale": 1.0}),
+    ("normal", "bfloat16", {"loc": 0.0, "scale": 1.0}),
+    ("integers", "int64", {"low": 0, "high": 10}),
+    ("integers", "int64", {"low": -(2**40), "high": 2**40}),
+    ("integers", "int32", {"low": -5, "high": 2**28 + 3}),
+    ("integers", "uint8", {"low": 0, "high": 256}),
+]
+
+
+@settings(max_examples=80)
+@given(seed=st.integers(0, 2**64 - 1), sms=st.sampled_from([1, 2, 3]),
+       tps=st.sampled_from([256, 512]), case=st.sampled_from(CASES),
+       offset=st.integers(0, 7000), count=st.integers(0, 700),
+       max_call=st.sampled_from([1, 1 << 25]))
+def test_gpu_slices_are_the_reference_call(seed: int, sms: int, tps: int,
+                                           case: tuple[str, str, dict[str, Any]], offset: int,
+                                           count: int, max_call: int) -> None:
+    """Small launch waves (256..1536 threads) put wave and call edges inside the slices;
+    max_call=1 makes every unrolled wave its own GPU call."""
+    dist, dtype, params = case
+    with on_model(sms, tps) as model, pytest.MonkeyPatch.context() as mp:
+        mp.setattr(gpu, "MAX_CALL_ELEMENTS", max_call)
+        got = StreamService().slice("torch-cuda", dist, seed, offset, count, dtype, (),
+                                    **params, sms=sms, threads_per_sm=tps)
+        unroll = 2 if dtype == "float64" or (
+            dist == "integers" and params["high"] - params["low"] >= 2**28) else 4
+        per_call = model.wave * unroll
+        for philox_offset, n in model.calls:  # whole unrolled waves: the full grid
+            assert n % per_call == 0
+            assert n >= model.wave
+            assert philox_offset // 4 * per_call <= offset + count
+        want = model.reference(seed, offset + count, dist, dtype, params)
+    assert same_bits(got, want[offset:])
+    if dist != "normal":  # and the CPU emulation agrees (no GPU active now)
+        emulated = StreamService().slice("torch-cuda", dist, seed, offset, count, dtype, (),
+                                         **params, sms=sms, threads_per_sm=tps)
+        assert same_bits(emulated, got)
+
+
+def test_calls_start_at_the_slices_curand_call() -> None:
+    with on_model(1, 256) as model:  # wave 256, 1024 float32 per unrolled wave
+        StreamService().slice("torch-cuda", "uniform", 5, 5000, 3000, "float32", (),
+                              low=0.0, high=1.0, sms=1, threads_per_sm=256)
+    assert model.calls == [(4 * 4, 4 * 1024)]  # elements 4096..8191: curand calls 4..7
+    with on_model(1, 256) as model, pytest.MonkeyPatch.context() as mp:
+        mp.setattr(gpu, "MAX_CALL_ELEMENTS", 2048)
+        StreamService().slice("torch-cuda", "uniform", 5, 5000, 3000, "float64", (),
+                              low=0.0, high=1.0, sms=1, threads_per_sm=256)
+    # float64: unroll 2, 512 per wave; elements 4608..8191 are calls 9..15, 4 waves a call
+    assert model.calls == [(36, 2048), (52, 1536)]
+
+
+def test_http_serves_normal_on_the_gpus_own_profile(client: TestClient) -> None:
+    query = {"seed": 11, "offset": 300, "count": 3900, "sms": 2, "threads_per_sm": 256}
+    with on_model(2, 256) as model:
+        own = client.get("/v1/streams/torch-cuda/normal", params=query)
+        other = client.get("/v1/streams/torch-cuda/normal", params={"seed": 11, "count": 4})
+        emulated = client.get("/v1/streams/torch-cuda/uniform", params={"seed": 11, "count": 4})
+        listed = next(e for e in client.get("/v1/engines").json()["engines"]
+                      if e["name"] == "torch-cuda")
+    assert own.status_code == 200
+    body = own.json()
+    want = model.reference(11, 4200, "normal", "float32", {"loc": 0.0, "scale": 1.0})[300:]
+    assert same_bits(np.array(body["values"], dtype=np.float32), want)
+    assert own.headers["x-cuda-generated-on"].startswith("gpu: cuda:0 Model GPU (2 SMs")
+    assert body["local_call"]["generated_on"] == own.headers["x-cuda-generated-on"]
+    assert body["local_call"]["cuda_offset_increment"] == 4 * 3  # 4200 floats, 2048 per curand call
+    assert other.status_code == 422
+    assert other.json()["parameter"] == "device"
+    assert "sms=2&threads_per_sm=256" in other.json()["message"]
+    assert emulated.headers["x-cuda-generated-on"] == "cpu: Philox emulation"
+    assert listed["generated_on"].startswith("gpu: cuda:0 Model GPU")
+    without = client.get("/v1/streams/torch-cuda/normal", params=query)
+    assert without.status_code == 501  # no GPU active any more
+    assert next(e for e in client.get("/v1/engines").json()["engines"]
+                if e["name"] == "torch-cuda")["generated_on"] == "cpu: Philox emulation"
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_gpu_setting_without_cuda() -> None:
+    assert gpu.detect("auto") is None
+    assert gpu.detect("off") is None
+    with pytest.raises(ValueError, match="no such CUDA device"):
+        gpu.detect("cuda:0")
+
+
+def test_gpu_setting_is_validated() -> None:
+    assert Settings(cuda="off").cuda == "off"
+    assert Settings(cuda="cuda:1").cuda == "cuda:1"
+    with pytest.raises(ValidationError):
+        Settings(cuda="gpu please")
