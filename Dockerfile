@@ -1,6 +1,9 @@
-# CPU image of Seed Authority.
+# Image of Seed Authority: CPU by default.
 #   docker build -t seed-authority .
 #   docker run --rm -p 8000:8000 seed-authority
+# A GPU authority (torch-cuda generated on the GPU, normal included): a CUDA torch build,
+#   docker build --build-arg TORCH_INDEX=https://download.pytorch.org/whl/cu128 -t seed-authority-gpu .
+#   docker run --rm --gpus all -p 8000:8000 seed-authority-gpu
 
 # Build stage: compiles the C jump-ahead kernel into a wheel.
 FROM python:3.11-slim AS build
@@ -19,9 +22,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
-# torch from its CPU index: the default PyPI wheel is a multi-GB CUDA build. The version is
-# the one pyproject.toml pins (2.13.0+cpu satisfies ==2.13.0).
-RUN pip install --index-url https://download.pytorch.org/whl/cpu torch==2.13.0
+# torch from its CPU index by default: the default PyPI wheel is a multi-GB CUDA build. The
+# version is the one pyproject.toml pins (2.13.0+cpu, or +cuXXX, satisfies ==2.13.0).
+ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu
+RUN pip install --index-url "${TORCH_INDEX}" torch==2.13.0
 
 COPY --from=build /wheels /wheels
 RUN pip install /wheels/*.whl && rm -rf /wheels \
