@@ -21,6 +21,7 @@ from torch import nn
 
 from app.main import create_app
 from seed_authority_client import Authority, AuthorityError, AuthorityUnavailable
+from tests.gpu_model import using
 from tests.oracle import reference, same_bits
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -106,7 +107,7 @@ def test_errors_are_raised_with_the_parameter(local: Authority) -> None:
     assert err.value.status == 422
     with pytest.raises(AuthorityError, match="init"):
         local.init_tensor(1, "nope_", [2])
-    with pytest.raises(AuthorityError) as gpu:  # a 501 is an answer, not retried
+    with using(None), pytest.raises(AuthorityError) as gpu:  # a 501: answered, not retried
         local.stream("torch-cuda", "normal", seed=1)[0:4]
     assert gpu.value.status == 501
 

@@ -20,6 +20,7 @@ from app.core.cuda import _philox  # type: ignore[attr-defined]
 from app.core.cuda.devices import DEVICES
 from app.core.streams import StreamService
 from tests import cuda_reference
+from tests.gpu_model import using
 from tests.oracle import same_bits
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -114,7 +115,8 @@ def test_offset_increment_and_call_facts(client: TestClient) -> None:
 
 
 def test_what_cannot_be_served_says_why(client: TestClient) -> None:
-    normal = client.get("/v1/streams/torch-cuda/normal", params={"seed": 0, "count": 4})
+    with using(None):  # a CPU-only authority, whatever this machine has
+        normal = client.get("/v1/streams/torch-cuda/normal", params={"seed": 0, "count": 4})
     assert normal.status_code == 501
     assert "GPU" in normal.json()["message"]
     assert client.get("/v1/streams/torch-cuda/uniform", params={

@@ -11,9 +11,6 @@ comparison in ``scripts/compare_cuda`` (tests/test_cuda.py runs it when a GPU is
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -26,47 +23,9 @@ from pydantic import ValidationError
 
 from app.config import Settings
 from app.core.cuda import gpu
-from app.core.cuda.gpu import Gpu
 from app.core.streams import StreamService
-from tests import cuda_reference
+from tests.gpu_model import on_model, using
 from tests.oracle import same_bits
-
-
-@dataclass(frozen=True)
-class ModelGpu(Gpu):
-    calls: list[tuple[int, int]] = field(default_factory=list, compare=False)
-
-    def call(self, seed: int, philox_offset: int, n: int, dist: str, dtype: str,
-             p: Any) -> torch.Tensor:
-        assert philox_offset % 4 == 0, "torch: offset must be a multiple of 4"
-        self.calls.append((philox_offset, n))
-        threads = 256 * min(-(-n // 256), self.wave // 256)  # torch's grid for n elements
-        if dist == "integers":
-            out = cuda_reference.integers(seed, n, threads, dtype, int(p["low"]), int(p["high"]),
-                                          philox_offset)
-        else:  # normal: uniform's words and unroll stand in for the GPU's Box-Muller
-            low, high = ((float(p["low"]), float(p["high"])) if dist == "uniform"
-                         else (0.0, 1.0))
-            out = cuda_reference.uniform(seed, n, threads, dtype, low, high, philox_offset)
-        t = torch.from_numpy(np.ascontiguousarray(out))
-        return t.view(torch.bfloat16) if dtype == "bfloat16" else t
-
-    def reference(self, seed: int, n: int, dist: str, dtype: str, p: Any) -> Any:
-        """The contract's call: a fresh generator (offset 0), n elements."""
-        t = self.call(seed, 0, n, dist, dtype, p)
-        return t.view(torch.uint16).numpy() if dtype == "bfloat16" else t.numpy()
-
-
-@contextmanager
-def on_model(sms: int, threads_per_sm: int) -> Iterator[ModelGpu]:
-    before = gpu.active()
-    model = ModelGpu(0, "Model GPU", sms, threads_per_sm)
-    gpu.activate(model)
-    try:
-        yield model
-    finally:
-        gpu.activate(before)
-
 
 CASES = [
     ("uniform", "float32", {"low": 0.0, "high": 1.0}),
@@ -108,9 +67,10 @@ def test_gpu_slices_are_the_reference_call(seed: int, sms: int, tps: int,
             assert philox_offset // 4 * per_call <= offset + count
         want = model.reference(seed, offset + count, dist, dtype, params)
     assert same_bits(got, want[offset:])
-    if dist != "normal":  # and the CPU emulation agrees (no GPU active now)
-        emulated = StreamService().slice("torch-cuda", dist, seed, offset, count, dtype, (),
-                                         **params, sms=sms, threads_per_sm=tps)
+    if dist != "normal":  # and the CPU emulation agrees
+        with using(None):
+            emulated = StreamService().slice("torch-cuda", dist, seed, offset, count, dtype,
+                                             (), **params, sms=sms, threads_per_sm=tps)
         assert same_bits(emulated, got)
 
 
@@ -147,10 +107,12 @@ def test_http_serves_normal_on_the_gpus_own_profile(client: TestClient) -> None:
     assert "sms=2&threads_per_sm=256" in other.json()["message"]
     assert emulated.headers["x-cuda-generated-on"] == "cpu: Philox emulation"
     assert listed["generated_on"].startswith("gpu: cuda:0 Model GPU")
-    without = client.get("/v1/streams/torch-cuda/normal", params=query)
-    assert without.status_code == 501  # no GPU active any more
-    assert next(e for e in client.get("/v1/engines").json()["engines"]
-                if e["name"] == "torch-cuda")["generated_on"] == "cpu: Philox emulation"
+    with using(None):  # a CPU-only authority
+        without = client.get("/v1/streams/torch-cuda/normal", params=query)
+        listed_cpu = next(e for e in client.get("/v1/engines").json()["engines"]
+                          if e["name"] == "torch-cuda")
+    assert without.status_code == 501
+    assert listed_cpu["generated_on"] == "cpu: Philox emulation"
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
