@@ -11,6 +11,8 @@ comparison in ``scripts/compare_cuda`` (tests/test_cuda.py runs it when a GPU is
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -23,6 +25,7 @@ from pydantic import ValidationError
 
 from app.config import Settings
 from app.core.cuda import gpu
+from app.core.cuda.gpu import Gpu
 from app.core.streams import StreamService
 from tests.gpu_model import on_model, using
 from tests.oracle import same_bits
@@ -128,3 +131,44 @@ def test_gpu_setting_is_validated() -> None:
     assert Settings(cuda="cuda:1").cuda == "cuda:1"
     with pytest.raises(ValidationError):
         Settings(cuda="gpu please")
+
+
+class _RecordingGenerator(torch.Generator):
+    offsets: list[int] = []  # noqa: RUF012 (one test's record)
+
+    def set_offset(self, offset: int) -> torch.Generator:
+        self.offsets.append(offset)
+        return self
+
+
+@dataclass(frozen=True)
+class _CpuStandIn(Gpu):
+    @property
+    def device(self) -> torch.device:
+        return torch.device("cpu")
+
+
+@pytest.mark.parametrize(("dist", "dtype", "params", "local"), [
+    ("uniform", "float32", {"low": -2.0, "high": 3.0},
+     lambda g: torch.empty(50, dtype=torch.float32).uniform_(-2.0, 3.0, generator=g)),
+    ("uniform", "bfloat16", {"low": 0.0, "high": 1.0},
+     lambda g: torch.empty(50, dtype=torch.bfloat16).uniform_(0.0, 1.0, generator=g)),
+    ("normal", "float64", {"loc": 5.0, "scale": 0.5},
+     lambda g: torch.empty(50, dtype=torch.float64).normal_(5.0, 0.5, generator=g)),
+    ("integers", "int16", {"low": -7, "high": 9},
+     lambda g: torch.randint(-7, 9, (50,), dtype=torch.int16, generator=g)),
+])
+def test_the_device_call_is_the_reference_call(monkeypatch: pytest.MonkeyPatch, dist: str,
+                                               dtype: str, params: dict[str, Any],
+                                               local: Any) -> None:
+    """Gpu.call, the one function that runs on the device, run on the CPU (a generator that
+    records set_offset, which CPU generators lack): the torch call it makes is the README's
+    reference call, argument for argument, and it sets the offset it is given."""
+    monkeypatch.setattr(torch, "Generator", _RecordingGenerator)
+    monkeypatch.setattr(torch.cuda, "device", lambda device: nullcontext())
+    monkeypatch.setattr(_RecordingGenerator, "offsets", [])
+    made = _CpuStandIn(0, "cpu", 1, 256).call(77, 36, 50, dist, dtype, params)
+    assert _RecordingGenerator.offsets == [36]
+    want = local(_RecordingGenerator().manual_seed(77))
+    assert made.dtype == want.dtype
+    assert torch.equal(made, want)

@@ -60,10 +60,14 @@ class Gpu:
         """Whether streams of a profile with this launch wave are this GPU's own."""
         return wave == self.wave
 
+    @property
+    def device(self) -> torch.device:
+        return torch.device("cuda", self.index)
+
     def call(self, seed: int, philox_offset: int, n: int, dist: str, dtype: str,
              p: Params) -> torch.Tensor:
         """The reference call of n elements, made at a generator offset: a device tensor."""
-        device = torch.device("cuda", self.index)
+        device = self.device
         with torch.cuda.device(device):  # torch sizes the grid from the current device
             g = torch.Generator(device)
             g.manual_seed(seed)
