@@ -27,7 +27,7 @@ from app.config import Settings
 from app.core.cuda import gpu
 from app.core.cuda.gpu import Gpu
 from app.core.streams import StreamService
-from tests.gpu_model import on_model, using
+from tests.gpu_model import ModelGpu, on_model, using
 from tests.oracle import same_bits
 
 CASES = [
@@ -172,3 +172,34 @@ def test_the_device_call_is_the_reference_call(monkeypatch: pytest.MonkeyPatch, 
     want = local(_RecordingGenerator().manual_seed(77))
     assert made.dtype == want.dtype
     assert torch.equal(made, want)
+
+
+@dataclass(frozen=True)
+class _TightModel(ModelGpu):
+    """A model device with memory for at most ``most`` elements a call."""
+
+    most: int = 0
+
+    def call(self, seed: int, philox_offset: int, n: int, dist: str, dtype: str,
+             p: Any) -> torch.Tensor:
+        if n > self.most:
+            raise torch.OutOfMemoryError("CUDA out of memory (model)")
+        return super().call(seed, philox_offset, n, dist, dtype, p)
+
+
+def test_gpu_memory_pressure_retries_small_then_answers_503(client: TestClient) -> None:
+    tight = _TightModel(0, "Model GPU", 1, 256, most=1024)  # one unrolled float32 wave
+    query = {"seed": 4, "offset": 1000, "count": 3000, "sms": 1, "threads_per_sm": 256,
+             "format": "raw"}
+    with using(tight):
+        got = client.get("/v1/streams/torch-cuda/uniform", params=query)
+    assert got.status_code == 200
+    want = ModelGpu(0, "Model GPU", 1, 256).reference(4, 4000, "uniform", "float32",
+                                                       {"low": 0.0, "high": 1.0})[1000:]
+    assert same_bits(np.frombuffer(got.content, dtype=np.float32), want)
+    with using(_TightModel(0, "Model GPU", 1, 256, most=0)):
+        full = client.get("/v1/streams/torch-cuda/normal", params=query)
+    assert full.status_code == 503
+    assert full.json()["error"] == "unavailable"
+    assert full.json()["parameter"] == "count"
+    assert "out of memory" in full.json()["message"]

@@ -37,3 +37,10 @@ class TooLarge(AuthorityError):
 
     status = 413
     code = "too_large"
+
+
+class Unavailable(AuthorityError):
+    """A request the service cannot serve now but may later (GPU memory exhausted)."""
+
+    status = 503
+    code = "unavailable"

@@ -52,6 +52,8 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
                                               "`parameter` names it."},
     501: {"model": ErrorBody, "description": "torch-cuda normal on an authority without a "
                                               "GPU: not reproducible on a CPU."},
+    503: {"model": ErrorBody, "description": "torch-cuda on a GPU authority whose GPU is out "
+                                              "of memory for now: retry."},
 }
 
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from app.core.errors import Unavailable
 from app.core.spec import Array, Params
 
 MAX_CALL_ELEMENTS = 1 << 25
@@ -87,8 +88,22 @@ class Gpu:
         """Stream elements [start, start + n) of this GPU's profile, in the dtype's storage
         (bfloat16 as uint16 bit patterns)."""
         per_call = self.wave * unroll  # elements of one curand4 call of every thread
+        try:
+            return self._draw(seed, start, n, dist, dtype, p, per_call,
+                              max(1, MAX_CALL_ELEMENTS // per_call))
+        except torch.OutOfMemoryError:
+            pass  # other requests hold the memory: release cached blocks, one wave a call
+        torch.cuda.empty_cache()
+        try:
+            return self._draw(seed, start, n, dist, dtype, p, per_call, 1)
+        except torch.OutOfMemoryError:
+            raise Unavailable("count", f"{self.describe()} is out of memory for now; retry "
+                                       "later or ask for fewer elements") from None
+
+    def _draw(self, seed: int, start: int, n: int, dist: str, dtype: str, p: Params,
+              per_call: int, calls: int) -> Array:
+        """Elements [start, start + n) by calls of ``calls`` unrolled waves at most."""
         first, last = start // per_call, (start + n - 1) // per_call
-        calls = max(1, MAX_CALL_ELEMENTS // per_call)
         parts = []
         for k in range(first, last + 1, calls):
             waves = min(calls, last + 1 - k)
