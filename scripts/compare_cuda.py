@@ -22,74 +22,15 @@ import numpy as np
 import torch
 
 from app.core.cuda import gpu
+from app.core.engines.torch_cpu import to_numpy
 from app.core.registry import ENGINES
 from app.core.streams import StreamService, resolve
 
 
-def gpu_bits(t: torch.Tensor) -> np.ndarray:
-    t = t.cpu()
-    return t.view(torch.int16).numpy().view(np.uint16) if t.dtype == torch.bfloat16 else t.numpy()
-
-
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--quick", action="store_true")
-    args = ap.parse_args()
-    if not torch.cuda.is_available():
-        print("no CUDA device: nothing to compare")
-        return 2
-    props = torch.cuda.get_device_properties(0)
-    sms, tps = props.multi_processor_count, props.max_threads_per_multi_processor
-    wave = 256 * sms * (tps // 256)
-    print(f"{props.name}: {sms} SMs, {tps} threads/SM, wave {wave}")
-    gpu.activate(None)  # part 1 compares the emulator
-    svc = StreamService()
-    sizes = [1, 12, 1000, wave - 1, wave, wave + 1, 4 * wave + 3, 9 * wave + 5]
-    seeds = [0, 1, 42, 2**32 + 7, 2**64 - 1]
-    if args.quick:
-        sizes, seeds = sizes[:6], seeds[:3]
-    cases = [("uniform", dt, {"low": lo, "high": hi}) for dt in
-             ("float32", "float64", "float16", "bfloat16")
-             for lo, hi in ((0.0, 1.0), (-3.0, 7.5))]
-    cases += [("integers", dt, {"low": lo, "high": hi}) for dt, lo, hi in
-              (("int64", 0, 10), ("int64", -(2**40), 2**40), ("int32", -5, 2**28 + 3),
-               ("int8", -128, 128), ("uint8", 0, 256))]
-    mismatches = total = 0
-    for dist, dtype, params in cases:
-        for seed in seeds:
-            for n in sizes:
-                g = torch.Generator("cuda").manual_seed(seed)
-                tdt = getattr(torch, dtype)
-                if dist == "uniform":
-                    t = torch.empty(n, dtype=tdt, device="cuda").uniform_(
-                        params["low"], params["high"], generator=g)
-                else:
-                    t = torch.randint(int(params["low"]), int(params["high"]), (n,), dtype=tdt,
-                                      device="cuda", generator=g)
-                want = gpu_bits(t)
-                full = {**params, "sms": sms, "threads_per_sm": tps}
-                got = svc.slice("torch-cuda", dist, seed, 0, n, dtype, (), **full)
-                bad = int(np.count_nonzero(want.view(np.uint8).reshape(n, -1)
-                                           != got.view(np.uint8).reshape(n, -1)))
-                stream = resolve("torch-cuda", dist, seed, dtype, full)
-                info = ENGINES["torch-cuda"].call_info
-                assert info is not None
-                step = info(stream.dist, stream.params, stream.dtype, n)["cuda_offset_increment"]
-                if step != g.get_offset():
-                    print(f"OFFSET {dist} {dtype} n={n}: torch {g.get_offset()}, ours {step}")
-                    bad += 1
-                total += 1
-                mismatches += bad > 0
-                if bad:
-                    print(f"MISMATCH {dist} {dtype} {params} seed={seed} n={n}: {bad} bytes")
-    print(f"emulator: {total} cases, {mismatches} with mismatches")
-    gpu_total, gpu_mismatches = compare_gpu_path(wave, seeds[:3], args.quick)
-    print(f"gpu path: {gpu_total} cases, {gpu_mismatches} with mismatches")
-    return 1 if mismatches or gpu_mismatches else 0
-
-
-def reference(dist: str, dtype: str, params: dict[str, float], seed: int, n: int) -> np.ndarray:
-    """The contract's call: a fresh generator, n elements."""
+def reference(dist: str, dtype: str, params: dict[str, float], seed: int,
+              n: int) -> tuple[np.ndarray, int]:
+    """The contract's call on this GPU: a fresh generator, n elements; the values (bfloat16
+    as bit patterns) and the generator's offset after the call."""
     g = torch.Generator("cuda").manual_seed(seed)
     tdt = getattr(torch, dtype)
     if dist == "uniform":
@@ -101,12 +42,73 @@ def reference(dist: str, dtype: str, params: dict[str, float], seed: int, n: int
     else:
         t = torch.randint(int(params["low"]), int(params["high"]), (n,), dtype=tdt,
                           device="cuda", generator=g)
-    return gpu_bits(t)
+    return to_numpy(t.cpu()), g.get_offset()
 
 
-def compare_gpu_path(wave: int, seeds: list[int], quick: bool) -> tuple[int, int]:
+def bytes_differing(want: np.ndarray, got: np.ndarray) -> int:
+    n = len(want)
+    return int(np.count_nonzero(want.view(np.uint8).reshape(n, -1)
+                                != got.view(np.uint8).reshape(n, -1)))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--quick", action="store_true")
+    args = ap.parse_args()
+    if not torch.cuda.is_available():
+        print("no CUDA device: nothing to compare")
+        return 2
     device = gpu.Gpu.open(0)
+    wave, profile = device.wave, {"sms": device.sms, "threads_per_sm": device.threads_per_sm}
+    print(f"{device.describe()}, wave {wave}")
+    sizes = [1, 12, 1000, wave - 1, wave, wave + 1, 4 * wave + 3, 9 * wave + 5]
+    seeds = [0, 1, 42, 2**32 + 7, 2**64 - 1]
+    if args.quick:
+        sizes, seeds = sizes[:6], seeds[:3]
+    total, mismatches = compare_emulator(profile, sizes, seeds)
+    print(f"emulator: {total} cases, {mismatches} with mismatches")
+    gpu_total, gpu_mismatches = compare_gpu_path(device, seeds[:3], args.quick)
+    print(f"gpu path: {gpu_total} cases, {gpu_mismatches} with mismatches")
+    return 1 if mismatches or gpu_mismatches else 0
+
+
+def compare_emulator(profile: dict[str, int], sizes: list[int],
+                     seeds: list[int]) -> tuple[int, int]:
+    """Part 1: the CPU emulation for this GPU's profile, values and offset increments."""
+    gpu.activate(None)
+    svc = StreamService()
+    info = ENGINES["torch-cuda"].call_info
+    assert info is not None
+    cases: list[tuple[str, str, dict[str, float]]] = [
+        ("uniform", dt, {"low": lo, "high": hi}) for dt in
+        ("float32", "float64", "float16", "bfloat16") for lo, hi in ((0.0, 1.0), (-3.0, 7.5))]
+    cases += [("integers", dt, {"low": lo, "high": hi}) for dt, lo, hi in
+              (("int64", 0, 10), ("int64", -(2**40), 2**40), ("int32", -5, 2**28 + 3),
+               ("int8", -128, 128), ("uint8", 0, 256))]
+    total = mismatches = 0
+    for dist, dtype, params in cases:
+        for seed in seeds:
+            for n in sizes:
+                want, torch_offset = reference(dist, dtype, params, seed, n)
+                full = {**params, **profile}
+                got = svc.slice("torch-cuda", dist, seed, 0, n, dtype, (), **full)
+                bad = bytes_differing(want, got)
+                stream = resolve("torch-cuda", dist, seed, dtype, full)
+                step = info(stream.dist, stream.params, stream.dtype, n)["cuda_offset_increment"]
+                if step != torch_offset:
+                    print(f"OFFSET {dist} {dtype} n={n}: torch {torch_offset}, ours {step}")
+                    bad += 1
+                total += 1
+                mismatches += bad > 0
+                if bad:
+                    print(f"MISMATCH {dist} {dtype} {params} seed={seed} n={n}: {bad} bytes")
+    return total, mismatches
+
+
+def compare_gpu_path(device: gpu.Gpu, seeds: list[int], quick: bool) -> tuple[int, int]:
+    """Part 2: slices generated on the GPU (set_offset), against one call from offset 0."""
     gpu.activate(device)
+    wave = device.wave
     svc = StreamService()
     cases: list[tuple[str, str, dict[str, float]]] = [
         ("normal", dt, {"loc": 0.0, "scale": 1.0}) for dt in
@@ -124,11 +126,10 @@ def compare_gpu_path(wave: int, seeds: list[int], quick: bool) -> tuple[int, int
     for dist, dtype, params in cases:
         for seed in seeds:
             for offset, count in windows:
-                want = reference(dist, dtype, params, seed, offset + count)[offset:]
+                want = reference(dist, dtype, params, seed, offset + count)[0][offset:]
                 full = {**params, "sms": device.sms, "threads_per_sm": device.threads_per_sm}
                 got = svc.slice("torch-cuda", dist, seed, offset, count, dtype, (), **full)
-                bad = int(np.count_nonzero(want.view(np.uint8).reshape(count, -1)
-                                           != got.view(np.uint8).reshape(count, -1)))
+                bad = bytes_differing(want, got)
                 total += 1
                 mismatches += bad > 0
                 if bad:

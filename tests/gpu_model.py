@@ -16,6 +16,7 @@ import torch
 
 from app.core.cuda import gpu
 from app.core.cuda.gpu import Gpu
+from app.core.engines.torch_cuda import wave
 from tests import cuda_reference
 
 
@@ -67,5 +68,4 @@ def reference_runs_here(params: Any) -> bool:
     with the profile's launch wave (past the first wave, other GPUs give other values)."""
     if not torch.cuda.is_available():
         return False
-    wave = 256 * int(params["sms"]) * (int(params["threads_per_sm"]) // 256)
-    return Gpu.open(0).wave == wave
+    return Gpu.open(0).serves(wave(params))

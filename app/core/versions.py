@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 import app
+from app.core.cuda.gpu import Gpu
 
 
 @cache
@@ -25,8 +26,4 @@ def versions() -> dict[str, str]:
 
 def _cuda_device() -> str:
     """The GPU this process sees, with its SM count, or "none" (torch-cuda is emulated)."""
-    if not torch.cuda.is_available():
-        return "none"
-    props = torch.cuda.get_device_properties(0)
-    return (f"{props.name}; {props.multi_processor_count} SMs; "
-            f"{props.max_threads_per_multi_processor} threads/SM")
+    return Gpu.open(0).describe() if torch.cuda.is_available() else "none"

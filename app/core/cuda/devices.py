@@ -12,6 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
+def launch_wave(sms: int, threads_per_sm: int) -> int:
+    """Threads in torch's largest launch: 256-thread blocks, SMs * (threads per SM // 256) of
+    them."""
+    return 256 * sms * (threads_per_sm // 256)
+
+
 @dataclass(frozen=True)
 class Device:
     name: str
@@ -21,8 +27,7 @@ class Device:
 
     @property
     def wave(self) -> int:
-        """Threads in torch's largest launch: 256 * SMs * (threads per SM // 256)."""
-        return 256 * self.sms * (self.threads_per_sm // 256)
+        return launch_wave(self.sms, self.threads_per_sm)
 
 
 DEVICES: dict[str, Device] = {d.name: d for d in (

@@ -22,15 +22,15 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from app.core.cuda.devices import launch_wave
+from app.core.dtypes import DType
+from app.core.engines.torch_cpu import TORCH_DTYPES, to_numpy
 from app.core.errors import Unavailable
 from app.core.spec import Array, Params
 
 MAX_CALL_ELEMENTS = 1 << 25
 """Most elements one GPU call makes (bounds device memory per request); at least one
 unrolled wave is always made."""
-TORCH_DTYPES = {name: getattr(torch, name) for name in (
-    "float32", "float64", "float16", "bfloat16", "int64", "int32", "int16", "int8", "uint8",
-    "uint16", "uint32", "uint64")}
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ class Gpu:
     @property
     def wave(self) -> int:
         """Threads in torch's largest launch on this GPU."""
-        return 256 * self.sms * (self.threads_per_sm // 256)
+        return launch_wave(self.sms, self.threads_per_sm)
 
     def describe(self) -> str:
         return (f"cuda:{self.index} {self.name} ({self.sms} SMs, "
@@ -83,24 +83,24 @@ class Gpu:
             return torch.randint(int(p["low"]), int(p["high"]), (n,), dtype=tdt,
                                  device=device, generator=g)
 
-    def draw(self, seed: int, start: int, n: int, dist: str, dtype: str, p: Params,
+    def draw(self, seed: int, start: int, n: int, dist: str, dt: DType, p: Params,
              unroll: int) -> Array:
         """Stream elements [start, start + n) of this GPU's profile, in the dtype's storage
         (bfloat16 as uint16 bit patterns)."""
         per_call = self.wave * unroll  # elements of one curand4 call of every thread
         try:
-            return self._draw(seed, start, n, dist, dtype, p, per_call,
+            return self._draw(seed, start, n, dist, dt, p, per_call,
                               max(1, MAX_CALL_ELEMENTS // per_call))
         except torch.OutOfMemoryError:
             pass  # other requests hold the memory: release cached blocks, one wave a call
         torch.cuda.empty_cache()
         try:
-            return self._draw(seed, start, n, dist, dtype, p, per_call, 1)
+            return self._draw(seed, start, n, dist, dt, p, per_call, 1)
         except torch.OutOfMemoryError:
             raise Unavailable("count", f"{self.describe()} is out of memory for now; retry "
                                        "later or ask for fewer elements") from None
 
-    def _draw(self, seed: int, start: int, n: int, dist: str, dtype: str, p: Params,
+    def _draw(self, seed: int, start: int, n: int, dist: str, dt: DType, p: Params,
               per_call: int, calls: int) -> Array:
         """Elements [start, start + n) by calls of ``calls`` unrolled waves at most."""
         first, last = start // per_call, (start + n - 1) // per_call
@@ -108,19 +108,12 @@ class Gpu:
         for k in range(first, last + 1, calls):
             waves = min(calls, last + 1 - k)
             base = k * per_call
-            made = self.call(seed, 4 * k, waves * per_call, dist, dtype, p)
+            made = self.call(seed, 4 * k, waves * per_call, dist, dt.name, p)
             part = made[max(start, base) - base:min(start + n, base + waves * per_call) - base]
-            parts.append(_host(part))
+            parts.append(to_numpy(part.cpu()))
         if not parts:
-            return np.empty(0, dtype=np.uint16 if dtype == "bfloat16" else dtype)
+            return np.empty(0, dtype=dt.storage)
         return parts[0] if len(parts) == 1 else np.concatenate(parts)
-
-
-def _host(t: torch.Tensor) -> Array:
-    t = t.cpu()
-    if t.dtype == torch.bfloat16:
-        return t.view(torch.uint16).numpy()
-    return t.numpy()
 
 
 class _Current:

@@ -74,7 +74,8 @@ def _seek(seed: int, units: int) -> torch.Generator:
     return g
 
 
-def _to_numpy(t: torch.Tensor) -> Array:
+def to_numpy(t: torch.Tensor) -> Array:
+    """A CPU tensor's values in the dtype's storage (bfloat16: uint16 bit patterns)."""
     if t.dtype == torch.bfloat16:
         return t.view(torch.uint16).numpy()
     return t.numpy()
@@ -82,20 +83,20 @@ def _to_numpy(t: torch.Tensor) -> Array:
 
 def _uniform(g: torch.Generator, p: Params, dt: DType, n: int) -> Array:
     t = torch.empty(n, dtype=TORCH_DTYPES[dt.name]).uniform_(p["low"], p["high"], generator=g)
-    return _to_numpy(t)
+    return to_numpy(t)
 
 
 def _normal(g: torch.Generator, p: Params, dt: DType, n: int) -> Array:
     if n % NORMAL_BLOCK or n < NORMAL_BLOCK:
         raise ValueError(f"torch-cpu normal is drawn in whole 16-element blocks, not {n}")
     t = torch.empty(n, dtype=TORCH_DTYPES[dt.name]).normal_(p["loc"], p["scale"], generator=g)
-    return _to_numpy(t)
+    return to_numpy(t)
 
 
 def _integers(g: torch.Generator, p: Params, dt: DType, n: int) -> Array:
     t = torch.randint(int(p["low"]), int(p["high"]), (n,), dtype=TORCH_DTYPES[dt.name],
                       generator=g)
-    return _to_numpy(t)
+    return to_numpy(t)
 
 
 def _check_integers(p: Params, dt: DType) -> None:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from app.core.cuda import _philox, gpu  # type: ignore[attr-defined]
-from app.core.cuda.devices import DEFAULT_DEVICE, DEVICES
+from app.core.cuda.devices import DEFAULT_DEVICE, DEVICES, launch_wave
 from app.core.dtypes import DType
 from app.core.engines.torch_cpu import FLOATS, INT64_MAX, INTS
 from app.core.errors import AuthorityError, InvalidParameter
@@ -57,7 +57,7 @@ class Position:
 
 
 def wave(p: Params) -> int:
-    return 256 * int(p["sms"]) * (int(p["threads_per_sm"]) // 256)
+    return launch_wave(int(p["sms"]), int(p["threads_per_sm"]))
 
 
 def launch_threads(p: Params, n: int) -> int:
@@ -87,7 +87,7 @@ def _gpu_draw(device: gpu.Gpu, pos: Position, dist: str, p: Params, dt: DType,
               n: int) -> Array:
     start = pos.index
     pos.index += n
-    return device.draw(pos.seed, start, n, dist, dt.name, p, unroll(p, dt, dist))
+    return device.draw(pos.seed, start, n, dist, dt, p, unroll(p, dt, dist))
 
 
 def generated_on(p: Params | None = None) -> str:
