@@ -33,6 +33,26 @@ class Settings(BaseSettings):
                     "process has CUDA), `off` (CPU emulation only, normal refused), or a "
                     "device index / `cuda:N`.")
 
+    # Hardening (docs/security.md)
+    memory_budget: int = Field(
+        1 << 30, gt=0, description="Bytes that in-flight requests may hold at once (tensors, "
+                                   "temporaries, serialised bodies); beyond it requests wait.")
+    queue_timeout_s: float = Field(
+        30.0, ge=0, description="Longest wait for memory budget before a 503 with Retry-After.")
+    queue_max: int = Field(32, ge=0, description="Most requests waiting for memory at once; "
+                                                  "more are a 503 at once.")
+    max_body_bytes: int = Field(1 << 20, gt=0, description="Largest request body; larger is a "
+                                                          "413 before it is read.")
+    api_keys: str = Field("", description="Comma-separated API keys; when set (or "
+                                          "api_keys_file), /v1 needs Authorization: Bearer.")
+    api_keys_file: str | None = Field(None, description="A file of API keys, one per line.")
+    rate_limit: float = Field(0.0, ge=0, description="Requests per second per API key (or "
+                                                     "client address); 0 = off.")
+    rate_burst: int = Field(0, ge=0, description="Requests a client may send at once above "
+                                                 "the rate; 0 = the rate rounded up.")
+    cors_origins: str = Field("", description="Comma-separated origins allowed by CORS; "
+                                              "empty = none.")
+
     def limits(self) -> Limits:
         return Limits(**{f.name: getattr(self, f.name) for f in fields(Limits)})
 

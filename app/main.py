@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 import app as package
-from app.api import errors
+from app.api import drift, errors, security
+from app.api.admission import MemoryBudget
 from app.api.routes import engines, health, inits, seeds, states, streams
+from app.api.strict import no_repeated_query
 from app.config import Settings, get_settings
 from app.core.cuda import gpu
 from app.core.streams import StreamService
@@ -23,17 +25,24 @@ calls, by many workers, equals one local call. See `/v1/engines` for what exists
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     application = FastAPI(title="Seed Authority", version=package.__version__,
-                          description=DESCRIPTION)
+                          description=DESCRIPTION,
+                          dependencies=[Depends(no_repeated_query),
+                                        Depends(drift.refuse_drifted)])
     application.state.settings = settings
+    application.state.memory_budget = MemoryBudget(
+        settings.memory_budget, settings.queue_timeout_s, settings.queue_max)
     application.state.streams = StreamService(settings.limits())
+    drift.run_check(application)
     gpu.activate(gpu.detect(settings.cuda))
     errors.install(application)
+    security.install(application, settings)
     application.include_router(streams.router)
     application.include_router(states.router)
     application.include_router(seeds.router)
     application.include_router(inits.router)
     application.include_router(engines.router)
     application.include_router(health.router)
+    security.document_guards(application)
     return application
 
 

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.api.strict import JsonInt, JsonSize
 from app.core.checkpoints import CacheStats
 from app.core.dtypes import DTYPES
 from app.core.inits.tensors import INITS
@@ -44,9 +45,10 @@ class StreamParams(BaseModel):
                           "`generate_state(1, uint64)[0]`.")
     offset: int = Field(0, description="Index of the first element.", ge=0)
     device: str | None = Field(
-        None, description="torch-cuda only: the GPU whose launch grid defines the stream past "
-                          "one wave (h100-sxm, h200, a100, ...; see the README), instead of "
-                          "sms= and threads_per_sm=.")
+        None, min_length=1, max_length=64,
+        description="torch-cuda only: the GPU whose launch grid defines the stream past "
+                    "one wave (h100-sxm, h200, a100, ...; see the README), instead of "
+                    "sms= and threads_per_sm=.")
     sms: str | None = Field(None, description="torch-cuda only: SM count (default 132).")
     threads_per_sm: str | None = Field(
         None, description="torch-cuda only: max resident threads per SM (default 2048).")
@@ -206,9 +208,9 @@ class TensorInitRequest(BaseModel):
         {"seed": 42, "init": "kaiming_uniform_", "shape": [10, 10], "dtype": "float32",
          "args": {"a": 2.23606797749979}}]})
 
-    seed: int = Field(ge=0, le=2**64 - 1, description="Seed of the torch CPU generator.")
+    seed: JsonInt = Field(ge=0, le=2**64 - 1, description="Seed of the torch CPU generator.")
     init: InitName = Field(description="A torch.nn.init function (see /v1/inits).")
-    shape: list[int] = Field(max_length=8, description="Tensor shape; every size >= 1.")
+    shape: list[JsonSize] = Field(max_length=8, description="Tensor shape; every size >= 1.")
     dtype: FloatDType = "float32"
     args: dict[str, Any] = Field(default_factory=dict,
                                  description="Keyword arguments of the init (see /v1/inits).")
@@ -223,7 +225,7 @@ class ModulesInitRequest(BaseModel):
             {"type": "Linear", "in_features": 10, "out_features": 10}, {"type": "ReLU"},
             {"type": "Linear", "in_features": 10, "out_features": 2}]}]})
 
-    seed: int = Field(ge=0, le=2**64 - 1, description="Seed given to torch.manual_seed.")
+    seed: JsonInt = Field(ge=0, le=2**64 - 1, description="Seed given to torch.manual_seed.")
     dtype: FloatDType = "float32"
     modules: list[dict[str, Any]] = Field(
         min_length=1, max_length=256,

@@ -185,7 +185,7 @@ def test_connection_errors_are_retried_then_reported() -> None:
     with Authority(f"http://127.0.0.1:{port}", backoff=0.05, retries=2) as authority, \
             pytest.raises(AuthorityUnavailable, match="3 attempts"):
         authority.stream("numpy-legacy", "uniform", seed=7)[0:3]
-    assert time.monotonic() - started >= 0.05 + 0.1  # backed off between attempts
+    assert time.monotonic() - started >= (0.05 + 0.1) / 2  # jittered backoff
 
 
 def test_distributed_workers_example(live_server: str) -> None:
@@ -194,3 +194,55 @@ def test_distributed_workers_example(live_server: str) -> None:
                          text=True, timeout=300, check=False)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "the union equals" in run.stdout
+
+
+class _Limited:
+    """ASGI wrapper: the first request gets a 429 (or 503) with Retry-After: 1."""
+
+    def __init__(self, app: Any, status: int) -> None:
+        self.app, self.status, self.seen = app, status, 0
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            self.seen += 1
+            if self.seen == 1:
+                await send({"type": "http.response.start", "status": self.status,
+                            "headers": [(b"retry-after", b"1")]})
+                await send({"type": "http.response.body", "body": b"{}"})
+                return
+        await self.app(scope, receive, send)
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_retry_after_is_honoured(status: int) -> None:
+    app = _Limited(create_app(), status)
+    with TestClient(app) as http, Authority(client=http, backoff=0.001) as authority:
+        started = time.monotonic()
+        got = authority.stream("numpy-legacy", "uniform", seed=7)[0:3]
+    assert time.monotonic() - started >= 1.0
+    assert got.tolist() == [0.07630828937395717, 0.7799187922401146, 0.4384092314408935]
+    assert app.seen == 2
+
+
+def test_the_default_retry_schedule_outlasts_a_restart() -> None:
+    """The defaults keep retrying for at least 15 s (the least the jitter may sleep)."""
+    a = Authority()
+    least = sum(min(a.max_backoff, a.backoff * 2 ** (n - 1)) / 2
+                for n in range(1, a.retries + 1))
+    assert least >= 15
+    assert a.retry_budget >= least
+    a.close()
+
+
+def test_the_client_sends_its_api_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.config import Settings
+
+    app = create_app(Settings(api_keys="sekrit"))
+    with TestClient(app) as http:
+        assert Authority(client=http, api_key="sekrit").seeds(1)["seed"] == 1
+        monkeypatch.setenv("SEED_AUTHORITY_API_KEY", "sekrit")
+        assert Authority(client=http).seeds(1)["seed"] == 1
+        monkeypatch.delenv("SEED_AUTHORITY_API_KEY")
+        with pytest.raises(AuthorityError) as err:
+            Authority(client=http).seeds(1)
+        assert err.value.status == 401

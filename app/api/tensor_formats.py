@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-import numpy as np
 import torch
-from safetensors.torch import save as safetensors_save
 
 from app.api.formats import json_values
+from app.api.tensor_stream import npz_chunks, safetensors_chunks
 from app.core.dtypes import DTYPES, DType
 from app.core.errors import InvalidParameter
 from app.core.spec import Array
@@ -54,11 +52,9 @@ def encode(fmt: str, meta: dict[str, Any], tensors: Mapping[str, torch.Tensor]) 
         yield from _json(meta, tensors)
     elif fmt == "safetensors":
         info = {k: v if isinstance(v, str) else json.dumps(v) for k, v in meta.items()}
-        yield safetensors_save({k: v.contiguous() for k, v in tensors.items()}, metadata=info)
+        yield from safetensors_chunks(tensors, info)
     else:
-        buf = io.BytesIO()
-        np.savez(buf, **{k: to_numpy(v) for k, v in tensors.items()})  # type: ignore[arg-type]
-        yield buf.getvalue()
+        yield from npz_chunks({k: to_numpy(v) for k, v in tensors.items()})
 
 
 def _json(meta: dict[str, Any], tensors: Mapping[str, torch.Tensor]) -> Iterator[

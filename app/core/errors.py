@@ -9,10 +9,12 @@ class AuthorityError(Exception):
     status: int = 422
     code: str = "invalid_parameter"
 
-    def __init__(self, parameter: str, reason: str) -> None:
+    def __init__(self, parameter: str, reason: str,
+                 headers: dict[str, str] | None = None) -> None:
         super().__init__(f"{parameter}: {reason}")
         self.parameter = parameter
         self.reason = reason
+        self.headers = headers or {}
 
 
 class InvalidParameter(AuthorityError):
@@ -40,7 +42,8 @@ class TooLarge(AuthorityError):
 
 
 class Unavailable(AuthorityError):
-    """A request the service cannot serve now but may later (GPU memory exhausted)."""
+    """A request the service cannot serve now but may later (GPU memory exhausted, the
+    memory budget busy, a stream that drifted from its known answers)."""
 
     status = 503
     code = "unavailable"

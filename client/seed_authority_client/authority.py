@@ -24,7 +24,7 @@ BIT_GENERATORS: dict[str, type[np.random.BitGenerator]] = {
     "numpy-mt19937": np.random.MT19937,
 }
 _ETAG = re.compile(r'^"[^"]+"$')
-RETRIED = {500, 502, 503, 504}
+RETRIED = {429, 500, 502, 503, 504}
 
 
 class AuthorityError(Exception):
@@ -41,13 +41,26 @@ class AuthorityUnavailable(Exception):
 
 
 class Authority:
-    """A Seed Authority server. ``client`` may be any httpx.Client (e.g. an in-process one)."""
+    """A Seed Authority server. ``client`` may be any httpx.Client (e.g. an in-process one).
+
+    Failed attempts (connection errors, 429, 5xx, truncated bodies) are retried up to
+    ``retries`` times within ``retry_budget`` seconds from the first attempt, sleeping a
+    jittered exponential backoff (``backoff`` doubling up to ``max_backoff``) or the server's
+    ``Retry-After`` when it is longer. The defaults ride out a ~20 s restart of the service.
+    ``api_key`` (default: ``SEED_AUTHORITY_API_KEY`` from the environment) is sent as
+    ``Authorization: Bearer <key>``."""
 
     def __init__(self, url: str = "http://127.0.0.1:8000", *, timeout: float = 30.0,
-                 retries: int = 4, backoff: float = 0.1, chunk: int = 1_000_000,
-                 client: httpx.Client | None = None) -> None:
+                 retries: int = 12, backoff: float = 0.25, max_backoff: float = 4.0,
+                 retry_budget: float = 30.0, api_key: str | None = None,
+                 chunk: int = 1_000_000, client: httpx.Client | None = None) -> None:
         self._http = client or httpx.Client(base_url=url, timeout=timeout)
         self.retries, self.backoff, self.chunk = retries, backoff, chunk
+        self.max_backoff, self.retry_budget = max_backoff, retry_budget
+        key = api_key if api_key is not None else os.environ.get("SEED_AUTHORITY_API_KEY")
+        self._headers = {"Authorization": f"Bearer {key}"} if key else {}
+        # its own generator: jitter must not consume the caller's global random stream
+        self._jitter = random.Random()
 
     def close(self) -> None:
         self._http.close()
@@ -62,18 +75,29 @@ class Authority:
 
     def request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
                 json: Any = None) -> httpx.Response:
-        """Send with retries on connection errors, 5xx and truncated or unsigned bodies."""
+        """Send with retries on connection errors, 429, 5xx and truncated or unsigned
+        bodies."""
         last: str = "no attempt"
+        deadline = time.monotonic() + self.retry_budget
+        wait = 0.0
+        attempts = 0
         for attempt in range(self.retries + 1):
             if attempt:
-                time.sleep(self.backoff * 2 ** (attempt - 1))
+                pause = max(wait, self._backoff(attempt))
+                if time.monotonic() + pause > deadline:
+                    break
+                time.sleep(pause)
+            attempts += 1
+            wait = 0.0
             try:
-                resp = self._http.request(method, path, params=params, json=json)
+                resp = self._http.request(method, path, params=params, json=json,
+                                          headers=self._headers)
             except httpx.TransportError as exc:
                 last = f"{type(exc).__name__}: {exc}"
                 continue
             if resp.status_code in RETRIED:
                 last = f"HTTP {resp.status_code}"
+                wait = _retry_after(resp)
                 continue
             if resp.status_code >= 400:  # incl. 501: this server cannot, retrying won't help
                 raise _error(resp)
@@ -81,7 +105,12 @@ class Authority:
             if problem is None:
                 return resp
             last = problem
-        raise AuthorityUnavailable(f"{method} {path}: {last} after {self.retries + 1} attempts")
+        raise AuthorityUnavailable(f"{method} {path}: {last} after {attempts} attempts")
+
+    def _backoff(self, attempt: int) -> float:
+        """Equal jitter: half the exponential step fixed, half random."""
+        step: float = min(self.max_backoff, self.backoff * 2 ** (attempt - 1))
+        return step / 2 + self._jitter.uniform(0, step / 2)
 
     # -- streams ---------------------------------------------------------------------------
 
@@ -257,6 +286,14 @@ def _query(seed: int, dtype: str | None, spawn_key: int | tuple[int, ...] | None
         keys = (spawn_key,) if isinstance(spawn_key, int) else spawn_key
         query["spawn_key"] = ",".join(str(k) for k in keys)
     return query
+
+
+def _retry_after(resp: httpx.Response) -> float:
+    """The server's Retry-After in seconds (0 when absent or a date)."""
+    try:
+        return max(0.0, float(resp.headers.get("retry-after", "0")))
+    except ValueError:
+        return 0.0
 
 
 def _error(resp: httpx.Response) -> AuthorityError:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from app.api import drift
 from app.api.deps import ServiceDep
+from app.core import kat
 from app.core.registry import ENGINES
 from app.core.streams import resolve
 from app.schemas import Health
@@ -18,10 +20,14 @@ def healthz() -> Health:
     return Health(status="ok")
 
 
-@router.get("/readyz", response_model=Health, summary="Readiness: every engine generates",
-            responses={503: {"model": Health, "description": "An engine failed."}})
-def readyz(service: ServiceDep) -> Health | JSONResponse:
-    failed: dict[str, str] = {}
+@router.get("/readyz", response_model=Health,
+            summary="Readiness: every engine generates, and every stream reproduces its "
+                    "known answers",
+            responses={503: {"model": Health, "description": "An engine failed, or streams "
+                                                             "drifted (`detail.drifted` names "
+                                                             "them; they answer 503)."}})
+def readyz(service: ServiceDep, request: Request) -> Health | JSONResponse:
+    failed: dict[str, str | dict[str, str]] = {}
     for engine in ENGINES.values():
         dist = next(iter(engine.distributions.values()))
         try:
@@ -30,6 +36,10 @@ def readyz(service: ServiceDep) -> Health | JSONResponse:
                 pass
         except Exception as exc:  # readiness reports any failure instead of raising it
             failed[engine.name] = repr(exc)
+    drifted = drift.run_check(request.app)
+    if drifted:
+        failed["drifted"] = drift.describe(drifted)
     if failed:
         return JSONResponse({"status": "failed", "detail": failed}, status_code=503)
-    return Health(status="ok", detail={"engines": len(ENGINES)})
+    return Health(status="ok", detail={"engines": len(ENGINES),
+                                       "known_answers": len(kat.vectors())})

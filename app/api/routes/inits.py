@@ -10,10 +10,13 @@ import torch
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import Response, StreamingResponse
 
+from app.api.admission import BudgetDep
 from app.api.caching import cache_headers, etag_for, matches
 from app.api.deps import SettingsDep
 from app.api.formats import choose_format
 from app.api.tensor_formats import DESCRIPTIONS, MEDIA_TYPES, check_format, encode
+from app.api.tensor_stream import CHUNK
+from app.core.dtypes import DTYPES
 from app.core.errors import InvalidParameter, TooLarge
 from app.core.inits import modules as mod
 from app.core.inits import tensors as ten
@@ -39,9 +42,19 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
           "content": {MEDIA_TYPES["safetensors"]: _BINARY, MEDIA_TYPES["npz"]: _BINARY}},
     304: {"description": "Not modified: If-None-Match holds the ETag."},
     406: {"model": ErrorBody, "description": "The Accept header names no served format."},
-    413: {"model": ErrorBody, "description": "More elements than max_init_elements."},
+    413: {"model": ErrorBody, "description": "More elements than max_init_elements, more "
+                                              "memory than the whole memory budget, or a "
+                                              "body over max_body_bytes."},
     422: {"model": ErrorBody, "description": "A field is invalid; `parameter` names it."},
+    503: {"model": ErrorBody, "description": "The memory budget stayed full for "
+                                              "queue_timeout_s: retry after `Retry-After`.",
+          "headers": {"Retry-After": {"description": "Seconds to wait.",
+                                      "schema": {"type": "integer"}}}},
 }
+# Bytes besides the result that an init needs while it runs, in multiples of the result
+# (orthogonal_ works on a QR factorisation: the matrix, Q, R and torch's workspace).
+TEMPORARIES = {"orthogonal_": 4.0, "sparse_": 1.0}
+JSON_OVERHEAD = 96 << 20  # one chunk of values as float64, as exact text, and its JSON text
 FormatQuery = Annotated[TensorFormatName | None, Query(
     description="json (default), safetensors or npz; overrides the Accept header.")]
 AcceptHeader = Annotated[str | None, Header(
@@ -50,11 +63,29 @@ IfNoneMatch = Annotated[str | None, Header(description="An ETag from an earlier 
 
 
 def _torch_call(fn: Callable[[], T], field: str) -> T:
-    """Run torch on checked arguments; a combination torch still refuses is a 422."""
+    """Run torch on checked arguments; a combination torch still refuses is a 422 whose
+    message is the first line of torch's, without C++ frames or file paths."""
     try:
         return fn()
-    except (ValueError, RuntimeError, TypeError, NotImplementedError) as exc:
-        raise InvalidParameter(field, f"torch refused it: {exc}") from None
+    except (ValueError, RuntimeError, TypeError, NotImplementedError, OverflowError,
+            IndexError) as exc:
+        raise InvalidParameter(field, f"torch refused it: {plain(exc)}") from None
+
+
+def plain(exc: BaseException) -> str:
+    """The first line of an exception's message, at most 200 characters."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    text = text.split(" (Triggered internally at")[0].split("Exception raised from")[0]
+    return text[:200].strip() or type(exc).__name__
+
+
+def _peak_bytes(elements: int, itemsize: int, fmt: str, temporaries: float = 0.0) -> int:
+    """The estimated peak of a request: its tensors, their temporaries, and the body piece
+    being serialised (for JSON up to a million values as float64, exact text and JSON)."""
+    result = elements * itemsize
+    body = (min(JSON_OVERHEAD, 96 * elements) if fmt == "json"
+            else min(2 * CHUNK, 2 * result))
+    return int(result * (1 + temporaries)) + body + (64 << 10)
 
 
 def _respond(fmt: str, etag: str, meta: dict[str, Any], tensors: Mapping[str, torch.Tensor],
@@ -73,8 +104,9 @@ def _limit(elements: int, limit: int, field: str) -> None:
 
 @router.post("/v1/tensors/init", response_model=None, responses=RESPONSES,
              summary="A tensor initialised by torch.nn.init, bit-exactly")
-def tensor_init(body: TensorInitRequest, settings: SettingsDep, format: FormatQuery = None,
-                accept: AcceptHeader = None, if_none_match: IfNoneMatch = None) -> Response:
+def tensor_init(body: TensorInitRequest, settings: SettingsDep, budget: BudgetDep,
+                format: FormatQuery = None, accept: AcceptHeader = None,
+                if_none_match: IfNoneMatch = None) -> Response:
     spec = ten.INITS[body.init.value]
     if any(n < 1 for n in body.shape):
         raise InvalidParameter("shape", f"every size must be >= 1, got {body.shape}")
@@ -89,18 +121,24 @@ def tensor_init(body: TensorInitRequest, settings: SettingsDep, format: FormatQu
     etag = etag_for(ident)
     if matches(if_none_match, etag):
         return Response(status_code=304, headers=cache_headers(etag))
-    tensor = _torch_call(lambda: ten.init_tensor(spec, body.seed, body.shape, body.dtype, args),
-                         "args")
-    meta = {"seed": body.seed, "init": spec.name, "shape": body.shape, "dtype": body.dtype,
-            "args": args, "reference": ten.reference(spec, body.seed, body.shape, body.dtype, args),
-            "versions": versions()}
-    return _respond(fmt, etag, meta, {"tensor": tensor}, elements)
+    need = _peak_bytes(elements, DTYPES[body.dtype].itemsize, fmt,
+                       TEMPORARIES.get(spec.name, 0.0))
+    with budget.reserve(need, "shape") as ticket:
+        tensor = _torch_call(
+            lambda: ten.init_tensor(spec, body.seed, body.shape, body.dtype, args), "args")
+        meta = {"seed": body.seed, "init": spec.name, "shape": body.shape, "dtype": body.dtype,
+                "args": args,
+                "reference": ten.reference(spec, body.seed, body.shape, body.dtype, args),
+                "versions": versions()}
+        return ticket.hold(_respond(fmt, etag, meta, {"tensor": tensor}, elements))
+
 
 
 @router.post("/v1/modules/init", response_model=None, responses=RESPONSES,
              summary="The state_dict of nn.Sequential(*modules) after torch.manual_seed(seed)")
-def modules_init(body: ModulesInitRequest, settings: SettingsDep, format: FormatQuery = None,
-                 accept: AcceptHeader = None, if_none_match: IfNoneMatch = None) -> Response:
+def modules_init(body: ModulesInitRequest, settings: SettingsDep, budget: BudgetDep,
+                 format: FormatQuery = None, accept: AcceptHeader = None,
+                 if_none_match: IfNoneMatch = None) -> Response:
     layers = mod.parse_layers(body.modules)
     elements = _torch_call(lambda: mod.count_elements(layers, body.dtype), "modules")
     _limit(elements, settings.max_init_elements, "modules")
@@ -112,11 +150,16 @@ def modules_init(body: ModulesInitRequest, settings: SettingsDep, format: Format
     etag = etag_for(ident)
     if matches(if_none_match, etag):
         return Response(status_code=304, headers=cache_headers(etag))
-    state = _torch_call(lambda: mod.build(layers, body.seed, body.dtype), "modules")
-    meta = {"seed": body.seed, "dtype": body.dtype,
-            "modules": [{"type": layer.spec.name, **layer.args} for layer in layers],
-            "reference": mod.reference(layers, body.seed, body.dtype), "versions": versions()}
-    return _respond(fmt, etag, meta, state, elements)
+    # int64 buffers (BatchNorm's counter) are at most 8 bytes an element; the build holds
+    # the modules' parameters once, and the state_dict shares them.
+    need = _peak_bytes(elements, 8, fmt)
+    with budget.reserve(need, "modules") as ticket:
+        state = _torch_call(lambda: mod.build(layers, body.seed, body.dtype), "modules")
+        meta = {"seed": body.seed, "dtype": body.dtype,
+                "modules": [{"type": layer.spec.name, **layer.args} for layer in layers],
+                "reference": mod.reference(layers, body.seed, body.dtype),
+                "versions": versions()}
+        return ticket.hold(_respond(fmt, etag, meta, state, elements))
 
 
 def _args(specs: tuple[Arg, ...]) -> list[ArgInfo]:

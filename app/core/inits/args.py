@@ -97,16 +97,33 @@ class Arg:
         return int(self._number(_integer(value, field), field))
 
 
+INT_LIMIT = 2**63 - 1
+"""Integers are checked against torch's int64 range before anything converts them."""
+
+
 def _real(value: Any, field: str) -> float | int:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InvalidParameter(field, f"must be a number, got {value!r}")
+        raise InvalidParameter(field, f"must be a number, got {_show(value)}")
+    if isinstance(value, int) and abs(value) > INT_LIMIT:
+        raise InvalidParameter(field, f"must be finite and within +-{INT_LIMIT}, got "
+                                      f"{_show(value)}")
     return value
 
 
 def _integer(value: Any, field: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidParameter(field, f"must be an integer, got {value!r}")
+        raise InvalidParameter(field, f"must be an integer, got {_show(value)}")
+    if abs(value) > INT_LIMIT:
+        raise InvalidParameter(field, f"must be within +-{INT_LIMIT}, got {_show(value)}")
     return value
+
+
+def _show(value: Any) -> str:
+    """A value for a message: huge integers by size, anything else cut to 80 characters."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+        return f"an integer of {len(str(abs(value))) if value.bit_length() < 4000 else 'many'}" \
+               " digits"
+    return repr(value)[:80]
 
 
 def parse_args(specs: Sequence[Arg], raw: Mapping[str, Any], where: str) -> dict[str, Any]:
