@@ -3,7 +3,8 @@
 Every exception reaching the top of the application becomes JSON: the core's refusals
 (4xx), validation errors (422), HTTP errors (404, 405 with ``Allow``, 400 for an unreadable
 body) and, as a last resort, a 500 carrying the request id, whose traceback is logged but
-never sent. The test suite proves that no input reaches the last one.
+never sent (observability.RequestMiddleware answers it first; this handler is the fallback).
+The test suite proves that no input reaches it.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.api.observability import current_request_id
 from app.core.errors import AuthorityError
 
 log = logging.getLogger("seed_authority.errors")
@@ -28,18 +30,6 @@ def error_response(status: int, code: str, parameter: str | None, message: str,
                    headers: Mapping[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"error": code, "parameter": parameter, "message": message},
                         status_code=status, headers=dict(headers or {}))
-
-
-def request_id(request: Request) -> str:
-    """The request's id: one set by a middleware in ``request.state``, else the client's
-    ``X-Request-ID``, else a new one."""
-    rid = getattr(request.state, "request_id", None)
-    if isinstance(rid, str) and rid:
-        return rid
-    given = request.headers.get(REQUEST_ID, "")
-    rid = given if given and len(given) <= 128 and given.isprintable() else uuid.uuid4().hex
-    request.state.request_id = rid
-    return rid
 
 
 async def _authority_error(request: Request, exc: Exception) -> JSONResponse:
@@ -103,8 +93,9 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    """The last resort: a JSON 500 naming the request id; the traceback goes to the log."""
-    rid = request_id(request)
+    """The last resort, behind observability.RequestMiddleware's own: a JSON 500 naming the
+    request id; the traceback goes to the log."""
+    rid = current_request_id() or uuid.uuid4().hex
     log.error("unhandled error in %s %s (request id %s)", request.method, request.url.path, rid,
               exc_info=exc)
     return error_response(500, "internal_error", None,
