@@ -8,7 +8,7 @@ import app as package
 from app.api import docs, drift, errors, metrics, observability, security
 from app.api.admission import MemoryBudget
 from app.api.routes import engines, health, inits, seeds, states, streams
-from app.api.strict import no_repeated_query
+from app.api.strict import json_bodies_only, no_repeated_query
 from app.config import Settings, get_settings
 from app.core.cuda import gpu
 from app.core.streams import StreamService
@@ -26,7 +26,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     application = FastAPI(title="Seed Authority", version=package.__version__,
                           description=DESCRIPTION, docs_url=None, redoc_url=None,
-                          dependencies=[Depends(no_repeated_query),
+                          dependencies=[Depends(no_repeated_query), Depends(json_bodies_only),
                                         Depends(drift.refuse_drifted)])
     application.state.settings = settings
     application.state.memory_budget = MemoryBudget(

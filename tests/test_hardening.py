@@ -231,7 +231,7 @@ def test_openapi_documents_the_guards_statuses(client: TestClient) -> None:
             if path.startswith("/v1"):
                 assert {"401", "429"} <= codes, (path, method)
             if method == "post":
-                assert {"400", "413"} <= codes, (path, method)
+                assert {"400", "413", "415"} <= codes, (path, method)
     for path in ("/v1/tensors/init", "/v1/modules/init"):
         assert "503" in spec["paths"][path]["post"]["responses"]
 
@@ -379,3 +379,22 @@ def test_large_inits_stream_in_pieces(client: TestClient) -> None:
     assert torch.equal(safetensors_load(r.content)["tensor"], want)
     r = client.post("/v1/tensors/init", json=body, params={"format": "npz"})
     assert np.load(io.BytesIO(r.content))["tensor"].tobytes() == want.numpy().tobytes()
+
+
+@pytest.mark.parametrize("ctype", ["text/plain", "application/x-www-form-urlencoded", None])
+def test_a_body_that_is_not_json_is_415(client: TestClient, ctype: str | None) -> None:
+    headers = {"content-type": ctype} if ctype else {}
+    r = client.post("/v1/tensors/init", content=b'{"seed": 1, "init": "ones_", "shape": [2]}',
+                    headers=headers)
+    assert r.status_code == 415
+    assert r.json()["error"] == "unsupported_media_type"
+    assert r.json()["parameter"] == "Content-Type"
+    ok = client.post("/v1/tensors/init", content=b'{"seed": 1, "init": "ones_", "shape": [2]}',
+                     headers={"content-type": "application/json; charset=utf-8"})
+    assert ok.status_code == 200
+
+
+def test_the_states_route_documents_its_engine_statuses(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    codes = spec["paths"]["/v1/states/{engine}/{distribution}"]["get"]["responses"]
+    assert {"501", "503"} <= set(codes)

@@ -87,6 +87,7 @@ WITH_BODY: dict[str, str] = {
     "400": "The body is not valid JSON.",
     "413": "The body is larger than SEED_AUTHORITY_MAX_BODY_BYTES, or the result larger than "
            "a configured limit; `parameter` names which.",
+    "415": "The body is not declared JSON (Content-Type: application/json).",
 }
 
 

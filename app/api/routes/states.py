@@ -37,6 +37,11 @@ def continue_code(stream: Stream, skip: int) -> str:
             "description": "JSON, or for torch-cpu with format=raw the state bytes."},
         304: {"description": "Not modified."},
         422: {"model": ErrorBody, "description": "A parameter is invalid; `parameter` names it."},
+        501: {"model": ErrorBody, "description": "torch-cuda normal on an authority without a "
+                                                  "GPU: not reproducible on a CPU."},
+        503: {"model": ErrorBody, "description": "The stream drifted from its known answers "
+                                                  "on this server (see /readyz), or torch-cuda's "
+                                                  "GPU is out of memory for now."},
     },
     summary="The generator state from which the library continues the stream at offset",
 )

@@ -53,7 +53,8 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
     501: {"model": ErrorBody, "description": "torch-cuda normal on an authority without a "
                                               "GPU: not reproducible on a CPU."},
     503: {"model": ErrorBody, "description": "torch-cuda on a GPU authority whose GPU is out "
-                                              "of memory for now: retry."},
+                                              "of memory for now: retry; or the stream drifted "
+                                              "from its known answers here (see /readyz)."},
 }
 
 
