@@ -95,6 +95,10 @@ class StateResponse(BaseModel):
     state: Any = Field(description="The library's own state: the np.random.set_state tuple, "
                                    "the bit generator's state dict, the random.setstate tuple, "
                                    "or torch's Generator state bytes in base64.")
+    state_kind: str | None = Field(
+        description="How to rebuild the generator from `state`: numpy.bit_generator, "
+                    "numpy.random_state, python.random or torch.generator (see "
+                    "app.core.spec.StateKind).")
     restore: str = Field(description="Python that rebuilds the generator from `state`.")
     continue_: str = Field(alias="continue", description="Python that draws on from there.")
     versions: Versions

@@ -2,12 +2,10 @@
 
 Routes, validation, ``/v1/engines``, the golden-vector script and the tests all read
 this registry, so adding an engine means adding one module under ``app.core.engines``
-and listing it in ``ENGINES`` below.
+(a ``GeneratorEngine`` subclass, see ``app.core.spec``) and listing it in ``_ALL`` below.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 from app.core.engines import (
     numpy_generator,
@@ -17,19 +15,19 @@ from app.core.engines import (
     torch_cuda,
 )
 from app.core.errors import UnknownName
-from app.core.spec import Distribution, Engine
+from app.core.spec import DistributionSpec, Engine
 
-_ALL: tuple[Engine[Any], ...] = (
+_ALL: tuple[Engine, ...] = (
     numpy_legacy.ENGINE,
     *numpy_generator.ENGINES,
     python_random.ENGINE,
     torch_cpu.ENGINE,
     torch_cuda.ENGINE,
 )
-ENGINES: dict[str, Engine[Any]] = {e.name: e for e in _ALL}
+ENGINES: dict[str, Engine] = {e.name: e for e in _ALL}
 
 
-def get_engine(name: str) -> Engine[Any]:
+def get_engine(name: str) -> Engine:
     try:
         return ENGINES[name]
     except KeyError:
@@ -37,7 +35,7 @@ def get_engine(name: str) -> Engine[Any]:
         raise UnknownName("engine", f"unknown engine {name!r}; known: {known}") from None
 
 
-def get_distribution(engine: Engine[Any], name: str) -> Distribution[Any]:
+def get_distribution(engine: Engine, name: str) -> DistributionSpec:
     try:
         return engine.distributions[name]
     except KeyError:

@@ -52,8 +52,10 @@ def get_state(
                      query.device)
     service.check_window(query.offset, 0)
     fmt = query.format or "json"
-    if fmt == "raw" and stream.engine.name != "torch-cpu":
-        raise InvalidParameter("format", "raw is the torch-cpu state bytes; use json")
+    state_spec = stream.engine.state
+    if fmt == "raw" and (state_spec is None or not state_spec.binary):
+        raise InvalidParameter("format", f"{stream.engine.name}'s state is not bytes (raw is "
+                                         "for engines whose state is, e.g. torch-cpu); use json")
     etag = etag_for({"kind": "state", "engine": stream.engine.name,
                      "distribution": stream.dist.name, "dtype": stream.dtype.name,
                      "params": {k: repr(v) for k, v in stream.params.items()},
@@ -65,13 +67,15 @@ def get_state(
     skip = query.offset - start
     headers = {**cache_headers(etag), "X-Block-Start": str(start), "X-Skip": str(skip)}
     if fmt == "raw":
+        assert isinstance(state, str)
         return Response(base64.b64decode(state), media_type="application/octet-stream",
                         headers=headers)
     body = {
         "engine": stream.engine.name, "distribution": stream.dist.name, "seed": stream.seed,
         "spawn_key": list(stream.spawn_key), "offset": query.offset, "block_start": start,
         "skip": skip, "dtype": stream.dtype.name, "params": dict(stream.params), "state": state,
-        "restore": f"{stream.engine.imports}\n{stream.engine.restore_code}\n",
+        "state_kind": state_spec.kind if state_spec else None,
+        "restore": stream.engine.restore_code(),
         "continue": continue_code(stream, skip),
         "versions": versions(),
     }

@@ -17,6 +17,7 @@ from app.api.formats import (
     encode,
     negotiate,
 )
+from app.core.registry import ENGINES
 from app.core.streams import Stream, resolve
 from app.core.versions import versions
 from app.schemas import DistributionName, EngineName, ErrorBody, StreamQuery, StreamSlice
@@ -33,10 +34,7 @@ _HEADERS = {
     "X-Next-Offset": "offset + count.",
     "X-Dtype": "Element type of the values.",
     "X-Versions": "numpy, torch, python and torch CPU capability that made the values.",
-    "X-Cuda-Offset-Increment": "torch-cuda only: how far the equivalent local call (offset + "
-                               "count elements) moves the CUDA generator's Philox offset.",
-    "X-Cuda-Generated-On": "torch-cuda only: `gpu: <device>` (made on this authority's GPU) "
-                           "or `cpu: Philox emulation`.",
+    **{k: v for e in ENGINES.values() for k, v in e.response_headers.items()},
 }
 RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
@@ -125,11 +123,10 @@ def get_slice(
         "reference": stream.reference(offset, offset + count),
         "versions": versions(),
     }
-    if stream.engine.call_info is not None:
-        info = stream.engine.call_info(stream.dist, stream.params, stream.dtype, offset + count)
-        meta["local_call"] = info
-        headers["X-Cuda-Offset-Increment"] = str(info.get("cuda_offset_increment", ""))
-        headers["X-Cuda-Generated-On"] = str(info.get("generated_on", ""))
+    info = stream.engine.call_info(stream.dist, stream.params, stream.dtype, offset + count)
+    if info is not None:
+        meta["local_call"] = dict(info.facts)
+        headers.update(info.headers)
     body = encode(fmt, stream.dtype, count, meta, chunks)
     media_type = MEDIA_TYPES[fmt]
     if count * stream.dtype.itemsize <= service.limits.chunk_bytes:
