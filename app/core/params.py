@@ -128,8 +128,8 @@ NORMAL_PARAMS = (
     Param("scale", "float", 1.0, "Standard deviation (>= 0)."),
 )
 INTEGER_PARAMS = (
-    Param("low", "int", None, "Lowest value (inclusive)."),
-    Param("high", "int", None, "One above the highest value (exclusive)."),
+    Param("low", "int", None, "Lowest value (inclusive).", example=0),
+    Param("high", "int", None, "One above the highest value (exclusive).", example=10),
 )
 
 SMALL_INT_BUFFER = (

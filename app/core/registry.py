@@ -7,6 +7,9 @@ this registry, so adding an engine means adding one module under ``app.core.engi
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+
 from app.core.engines import (
     numpy_generator,
     numpy_legacy,
@@ -15,7 +18,7 @@ from app.core.engines import (
     torch_cuda,
 )
 from app.core.errors import UnknownName
-from app.core.spec import DistributionSpec, Engine
+from app.core.spec import DistributionSpec, Engine, Param
 
 _ALL: tuple[Engine, ...] = (
     numpy_legacy.ENGINE,
@@ -43,3 +46,38 @@ def get_distribution(engine: Engine, name: str) -> DistributionSpec:
         raise UnknownName(
             "distribution", f"engine {engine.name} has no distribution {name!r}; known: {known}"
         ) from None
+
+
+@dataclass(frozen=True)
+class ParamUse:
+    """One way a request parameter is used: by which distribution, of which engines."""
+
+    distribution: str
+    param: Param
+    engines: tuple[str, ...]
+    every_engine: bool
+    """Whether every engine that has this distribution takes the parameter."""
+
+
+def parameters(engines: Mapping[str, Engine] | None = None) -> dict[str, list[ParamUse]]:
+    """Every distribution parameter name the registry declares, with its uses, in first-seen
+    order: what the HTTP query model is built from."""
+    engines = ENGINES if engines is None else engines
+    by_dist: dict[str, list[str]] = {}
+    uses: dict[tuple[str, str, Param], list[str]] = {}
+    for engine in engines.values():
+        for dist in engine.distributions.values():
+            by_dist.setdefault(dist.name, []).append(engine.name)
+            for p in dist.params:
+                uses.setdefault((p.name, dist.name, p), []).append(engine.name)
+    out: dict[str, list[ParamUse]] = {}
+    for (name, dist_name, p), names in uses.items():
+        out.setdefault(name, []).append(
+            ParamUse(dist_name, p, tuple(names), len(names) == len(by_dist[dist_name])))
+    return out
+
+
+def distribution_names(engines: Mapping[str, Engine] | None = None) -> list[str]:
+    """Every distribution name, in first-seen order."""
+    engines = ENGINES if engines is None else engines
+    return list(dict.fromkeys(d for e in engines.values() for d in e.distributions))

@@ -46,6 +46,17 @@ class Param:
     default: Number | None
     """None: the parameter is required."""
     doc: str
+    example: Number | None = None
+    """A value to show in examples (``/v1/engines``) when the parameter is required."""
+
+    @property
+    def sample(self) -> Number:
+        """A valid value for examples: the example, else the default."""
+        if self.example is not None:
+            return self.example
+        if self.default is not None:
+            return self.default
+        raise ValueError(f"parameter {self.name} needs an example (it has no default)")
 
 
 def _no_fixed_units(params: Params, dtype: DType) -> int | None:

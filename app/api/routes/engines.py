@@ -8,19 +8,15 @@ from app.api.deps import ServiceDep
 from app.api.formats import DESCRIPTIONS
 from app.core.dtypes import DTYPES
 from app.core.registry import ENGINES
-from app.core.spec import DistributionSpec, Engine, Number
+from app.core.spec import DistributionSpec, Engine
 from app.core.streams import MAX_OFFSET, Limits
 from app.core.versions import versions
 from app.schemas import DistributionInfo, EngineInfo, EnginesResponse, ParamInfo, Versions
 
 router = APIRouter(tags=["engines"])
 
-EXAMPLE_BOUNDS: dict[str, Number] = {"low": 0, "high": 10}
-
-
 def _distribution(engine: Engine, dist: DistributionSpec, limits: Limits) -> DistributionInfo:
-    example = {p.name: p.default if p.default is not None else EXAMPLE_BOUNDS[p.name]
-               for p in dist.params}
+    example = {p.name: p.sample for p in dist.params}
     access = engine.offset_access(dist)
     reach = int(limits.max_skip_ms * 1e6 / dist.cost_ns)
     reach = MAX_OFFSET if access == "direct" else reach - reach % dist.block

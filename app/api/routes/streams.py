@@ -20,7 +20,14 @@ from app.api.formats import (
 from app.core.registry import ENGINES
 from app.core.streams import Stream, resolve
 from app.core.versions import versions
-from app.schemas import DistributionName, EngineName, ErrorBody, StreamQuery, StreamSlice
+from app.schemas import (
+    DISTRIBUTIONS_DOC,
+    DistributionName,
+    EngineName,
+    ErrorBody,
+    StreamQuery,
+    StreamSlice,
+)
 
 router = APIRouter(prefix="/v1/streams", tags=["streams"])
 
@@ -48,9 +55,9 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
     406: {"model": ErrorBody, "description": "The Accept header names no served format."},
     422: {"model": ErrorBody, "description": "A parameter is invalid or over a limit; "
                                               "`parameter` names it."},
-    501: {"model": ErrorBody, "description": "torch-cuda normal on an authority without a "
-                                              "GPU: not reproducible on a CPU."},
-    503: {"model": ErrorBody, "description": "torch-cuda on a GPU authority whose GPU is out "
+    501: {"model": ErrorBody, "description": "A stream that needs hardware this authority "
+                                              "lacks (a GPU): not reproducible here."},
+    503: {"model": ErrorBody, "description": "The device that generates the stream is out "
                                               "of memory for now: retry."},
 }
 
@@ -83,7 +90,7 @@ def stream_etag(stream: Stream, offset: int, count: int, fmt: Format) -> str:
 )
 def get_slice(
     engine: Annotated[EngineName, Path(description="Engine (see /v1/engines).")],
-    distribution: Annotated[DistributionName, Path(description="uniform, normal or integers.")],
+    distribution: Annotated[DistributionName, Path(description=DISTRIBUTIONS_DOC)],
     query: Annotated[StreamQuery, Query()],
     service: ServiceDep,
     accept: Annotated[str | None, Header(description="application/json, application/x-npy "
