@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import fields
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -30,9 +31,15 @@ class Settings(BaseSettings):
 
     cuda: str = Field(
         "auto", pattern=r"^(auto|off|(cuda:)?[0-9]+)$",
-        description="The GPU torch-cuda streams are generated on: `auto` (cuda:0 when this "
-                    "process has CUDA), `off` (CPU emulation only, normal refused), or a "
-                    "device index / `cuda:N`.")
+        description="The GPU that engines with GPU streams generate on: `auto` (cuda:0 when "
+                    "this process has CUDA), `off` (CPU emulation only; what needs the GPU is "
+                    "refused), or a device index / `cuda:N`.")
+
+    log_format: Literal["json", "text"] = Field(
+        "json", description="Log lines as one JSON object each (containers) or as text "
+                            "(`make run` uses text).")
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", description="Least severe level logged; requests are logged at info.")
 
     max_permutation_n: int = Field(
         10**9, ge=0, description="Largest n of a permutation, DistributedSampler or DataLoader "

@@ -38,7 +38,7 @@ import torch
 from app.core.errors import InvalidParameter, LimitExceeded, UnknownName
 from app.core.index_cache import IndexCache
 from app.core.registry import get_engine
-from app.core.spec import Array, Engine
+from app.core.spec import Array, GeneratorEngine
 
 TORCH_INSIDE_OUT_FROM = (2**32 - 1) // 20
 """torch.randperm switches to 64-bit draws (and another algorithm) at this n (214748364)."""
@@ -134,7 +134,7 @@ class PermutationLimits:
 class Permutation:
     """One validated permutation request (engine, n, seed, spawn key)."""
 
-    engine: Engine[Any]
+    engine: GeneratorEngine[Any, Any]
     method: Method
     n: int
     seed: int
@@ -161,12 +161,15 @@ class Permutation:
         return self.engine.preamble(self.seed, self.spawn_key) + out
 
 
-def method_of(engine: str) -> tuple[Engine[Any], Method]:
+def method_of(engine: str) -> tuple[GeneratorEngine[Any, Any], Method]:
     method = METHODS.get(engine)
     if method is None:
         raise UnknownName("engine", f"no permutations for {engine!r}; known: "
                                     f"{', '.join(METHODS)}")
-    return get_engine(engine), method
+    eng = get_engine(engine)
+    if not isinstance(eng, GeneratorEngine):  # every engine that permutes is one
+        raise UnknownName("engine", f"{engine} has no library generator to permute with")
+    return eng, method
 
 
 def check_n(n: int, method: Method, limits: PermutationLimits, what: str = "n") -> int:

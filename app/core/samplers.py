@@ -36,6 +36,7 @@ import numpy as np
 import torch
 from torch.utils.data._utils.worker import _generate_state as _torch_generate_state
 
+from app.core.engines import torch_cpu
 from app.core.errors import InvalidParameter
 from app.core.jump.mt19937 import jump_cost_ns
 from app.core.permutations import (
@@ -49,7 +50,6 @@ from app.core.permutations import (
     storage_dtype,
     torch_randperm_words,
 )
-from app.core.registry import get_engine
 from app.core.spec import Array
 
 SEED_MAX = 2**64 - 1
@@ -93,7 +93,7 @@ class DistributedShard:
     def permutation(self) -> Permutation | None:
         if not self.shuffle:
             return None
-        return Permutation(get_engine("torch-cpu"), TORCH, self.n, self.seed + self.epoch)
+        return Permutation(torch_cpu.ENGINE, TORCH, self.n, self.seed + self.epoch)
 
     def reference(self, start: int, stop: int) -> str:
         code = ("from torch.utils.data import DistributedSampler\n"
@@ -237,10 +237,7 @@ def _generator_at(seed: int, words: int) -> torch.Generator:
         if words:
             torch.empty(words, dtype=torch.float32).uniform_(generator=g)  # 1 word each
         return g
-    seek = get_engine("torch-cpu").seek
-    assert seek is not None
-    jumped: torch.Generator = seek(seed, words)
-    return jumped
+    return torch_cpu.ENGINE.jumped(seed, words)
 
 
 def base_seed(epoch: LoaderEpoch) -> int:
