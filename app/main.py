@@ -7,10 +7,20 @@ from fastapi import Depends, FastAPI
 import app as package
 from app.api import docs, drift, errors, metrics, observability, security
 from app.api.admission import MemoryBudget
-from app.api.routes import engines, health, inits, seeds, states, streams
+from app.api.routes import (
+    engines,
+    health,
+    inits,
+    permutations,
+    samplers,
+    seeds,
+    states,
+    streams,
+)
 from app.api.strict import json_bodies_only, no_repeated_query
 from app.config import Settings, get_settings
 from app.core.cuda import gpu
+from app.core.permutations import PermutationService
 from app.core.streams import StreamService
 
 DESCRIPTION = """
@@ -32,6 +42,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     application.state.memory_budget = MemoryBudget(
         settings.memory_budget, settings.queue_timeout_s, settings.queue_max)
     application.state.streams = StreamService(settings.limits())
+    application.state.permutations = PermutationService(
+        settings.permutation_limits(), settings.max_count, settings.chunk_bytes)
     drift.run_check(application)
     gpu.activate(gpu.detect(settings.cuda))
     errors.install(application)
@@ -40,6 +52,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     application.include_router(states.router)
     application.include_router(seeds.router)
     application.include_router(inits.router)
+    application.include_router(permutations.router)
+    application.include_router(samplers.router)
     application.include_router(engines.router)
     application.include_router(health.router)
     _install_operations(application, settings)

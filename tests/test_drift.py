@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.core import kat
-from app.core.streams import Stream
+from app.core.spec import GeneratorCursor
 from app.main import create_app
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,16 +32,16 @@ def test_known_answers_cover_every_golden_stream_and_hold_here() -> None:
 @pytest.fixture
 def perturbed(monkeypatch: pytest.MonkeyPatch) -> None:
     """numpy-pcg64 uniform float64 moved by one ulp: what another build could do."""
-    draw = Stream.draw
+    draw = GeneratorCursor.draw
 
-    def drifting(self: Stream, gen: Any, n: int) -> Any:
-        out = draw(self, gen, n)
-        if (self.engine.name, self.dist.name, self.dtype.name) == ("numpy-pcg64", "uniform",
-                                                                      "float64"):
+    def drifting(self: GeneratorCursor[Any, Any], n: int) -> Any:
+        out = draw(self, n)
+        s = self.stream
+        if (s.engine.name, s.dist.name, s.dtype.name) == ("numpy-pcg64", "uniform", "float64"):
             return np.nextafter(out, np.inf)
         return out
 
-    monkeypatch.setattr(Stream, "draw", drifting)
+    monkeypatch.setattr(GeneratorCursor, "draw", drifting)
 
 
 def test_a_drifted_stream_is_refused_and_readyz_names_it(perturbed: None) -> None:
