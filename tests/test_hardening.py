@@ -18,7 +18,7 @@ from safetensors.torch import load as safetensors_load
 from safetensors.torch import save as safetensors_save
 
 from app.api.auth import KeyRing, TokenBuckets, load_keys
-from app.api.tensor_stream import npz_chunks, safetensors_chunks
+from app.api.tensor_stream import npz_chunks, safetensors_chunks, safetensors_length
 from app.config import Settings
 from app.main import create_app
 
@@ -349,7 +349,7 @@ def test_streamed_safetensors_are_the_library_layout() -> None:
     tensors, meta = _state(), {"seed": "3", "versions": '{"torch": "x"}'}
     body = b"".join(bytes(p) for p in safetensors_chunks(tensors, meta))
     ref = safetensors_save(tensors, metadata=meta)
-    assert len(body) == len(ref)
+    assert len(body) == len(ref) == safetensors_length(tensors, meta)
     assert _split(body) == _split(ref)
     assert (8 + int.from_bytes(body[:8], "little")) % 8 == 0
     loaded = safetensors_load(body)
@@ -376,6 +376,7 @@ def test_large_inits_stream_in_pieces(client: TestClient) -> None:
     g = torch.Generator().manual_seed(5)
     want = torch.nn.init.normal_(torch.empty(1100, 1000, dtype=torch.float64), generator=g)
     r = client.post("/v1/tensors/init", json=body, params={"format": "safetensors"})
+    assert r.headers["content-length"] == str(len(r.content))
     assert torch.equal(safetensors_load(r.content)["tensor"], want)
     r = client.post("/v1/tensors/init", json=body, params={"format": "npz"})
     assert np.load(io.BytesIO(r.content))["tensor"].tobytes() == want.numpy().tobytes()

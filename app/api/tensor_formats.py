@@ -9,7 +9,7 @@ from typing import Any
 import torch
 
 from app.api.formats import json_values
-from app.api.tensor_stream import npz_chunks, safetensors_chunks
+from app.api.tensor_stream import npz_chunks, safetensors_chunks, safetensors_length
 from app.core.dtypes import DTYPES, DType
 from app.core.errors import InvalidParameter
 from app.core.spec import Array
@@ -51,10 +51,18 @@ def encode(fmt: str, meta: dict[str, Any], tensors: Mapping[str, torch.Tensor]) 
     if fmt == "json":
         yield from _json(meta, tensors)
     elif fmt == "safetensors":
-        info = {k: v if isinstance(v, str) else json.dumps(v) for k, v in meta.items()}
-        yield from safetensors_chunks(tensors, info)
+        yield from safetensors_chunks(tensors, _text_meta(meta))
     else:
         yield from npz_chunks({k: to_numpy(v) for k, v in tensors.items()})
+
+
+def body_length(fmt: str, meta: dict[str, Any], tensors: Mapping[str, torch.Tensor]) -> int | None:
+    """The exact length of ``encode``'s body where it is known before it is written."""
+    return safetensors_length(tensors, _text_meta(meta)) if fmt == "safetensors" else None
+
+
+def _text_meta(meta: dict[str, Any]) -> dict[str, str]:
+    return {k: v if isinstance(v, str) else json.dumps(v) for k, v in meta.items()}
 
 
 def _json(meta: dict[str, Any], tensors: Mapping[str, torch.Tensor]) -> Iterator[

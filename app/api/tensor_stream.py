@@ -42,9 +42,9 @@ def _pieces(data: memoryview) -> Iterator[memoryview]:
         yield data[i:i + CHUNK]
 
 
-def safetensors_chunks(tensors: Mapping[str, torch.Tensor],
-                       metadata: Mapping[str, str]) -> Iterator[bytes | memoryview]:
-    """What ``safetensors.torch.save(tensors, metadata)`` returns, in pieces."""
+def _safetensors_layout(tensors: Mapping[str, torch.Tensor],
+                        metadata: Mapping[str, str]) -> tuple[bytes, list[str]]:
+    """The header (length prefix included) and the order of the tensors' data."""
     order = sorted(tensors, key=lambda n: (-SAFETENSORS_DTYPES[tensors[n].dtype][1], n))
     header: dict[str, object] = {"__metadata__": dict(sorted(metadata.items()))}
     start = 0
@@ -56,7 +56,20 @@ def safetensors_chunks(tensors: Mapping[str, torch.Tensor],
         start = end
     text = json.dumps(header, separators=(",", ":")).encode()
     text += b" " * (-(8 + len(text)) % 8)  # the data starts 8-byte aligned
-    yield struct.pack("<Q", len(text)) + text
+    return struct.pack("<Q", len(text)) + text, order
+
+
+def safetensors_length(tensors: Mapping[str, torch.Tensor], metadata: Mapping[str, str]) -> int:
+    """The length of the body ``safetensors_chunks`` writes."""
+    head, _ = _safetensors_layout(tensors, metadata)
+    return len(head) + sum(t.numel() * t.element_size() for t in tensors.values())
+
+
+def safetensors_chunks(tensors: Mapping[str, torch.Tensor],
+                       metadata: Mapping[str, str]) -> Iterator[bytes | memoryview]:
+    """What ``safetensors.torch.save(tensors, metadata)`` returns, in pieces."""
+    head, order = _safetensors_layout(tensors, metadata)
+    yield head
     for name in order:
         yield from _pieces(_bytes_of(tensors[name]))
 

@@ -14,7 +14,13 @@ from app.api.admission import BudgetDep
 from app.api.caching import cache_headers, etag_for, matches
 from app.api.deps import SettingsDep
 from app.api.formats import choose_format
-from app.api.tensor_formats import DESCRIPTIONS, MEDIA_TYPES, check_format, encode
+from app.api.tensor_formats import (
+    DESCRIPTIONS,
+    MEDIA_TYPES,
+    body_length,
+    check_format,
+    encode,
+)
 from app.api.tensor_stream import CHUNK
 from app.core.dtypes import DTYPES
 from app.core.errors import InvalidParameter, TooLarge
@@ -90,10 +96,15 @@ def _peak_bytes(elements: int, itemsize: int, fmt: str, temporaries: float = 0.0
 
 def _respond(fmt: str, etag: str, meta: dict[str, Any], tensors: Mapping[str, torch.Tensor],
              elements: int) -> Response:
+    """Small bodies in one piece; larger ones streamed from the tensors' memory (never a
+    serialised copy of them), with Content-Length where it is known in advance."""
     headers = {**cache_headers(etag), "X-Elements": str(elements)}
     body = encode(fmt, meta, tensors)
-    if fmt != "json" or elements <= 1 << 18:
+    if elements <= 1 << 18:
         return Response(b"".join(body), media_type=MEDIA_TYPES[fmt], headers=headers)
+    length = body_length(fmt, meta, tensors)
+    if length is not None:
+        headers["Content-Length"] = str(length)
     return StreamingResponse(body, media_type=MEDIA_TYPES[fmt], headers=headers)
 
 
