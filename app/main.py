@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import Depends, FastAPI
 
 import app as package
-from app.api import docs, drift, errors, metrics, observability, security
+from app.api import docs, drift, errors, metrics, observability, security, tracing
 from app.api.admission import MemoryBudget
 from app.api.routes import (
     engines,
@@ -71,6 +71,7 @@ def _install_operations(application: FastAPI, settings: Settings) -> None:
     application.add_middleware(observability.RequestMiddleware, on_done=sync)
     application.include_router(metrics.router)
     docs.install(application)
+    tracing.install(application, settings.tracing)
 
 
 app = create_app()
