@@ -6,10 +6,12 @@ from fastapi import FastAPI
 
 import app as package
 from app.api import errors
-from app.api.routes import engines, health, inits, seeds, states, streams
+from app.api.routes import engines, health, inits, runs, seeds, states, streams
 from app.config import Settings, get_settings
 from app.core.cuda import gpu
 from app.core.streams import StreamService
+from app.db.audit import AuditWriter
+from app.db.store import Database
 
 DESCRIPTION = """
 Seed Authority is the single source of truth for reproducible randomness.
@@ -26,12 +28,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                           description=DESCRIPTION)
     application.state.settings = settings
     application.state.streams = StreamService(settings.limits())
+    application.state.db = Database(settings.database_url)
+    application.state.audit = (AuditWriter(application.state.db, settings.audit_flush_ms)
+                               if settings.audit else None)
     gpu.activate(gpu.detect(settings.cuda))
     errors.install(application)
     application.include_router(streams.router)
     application.include_router(states.router)
     application.include_router(seeds.router)
     application.include_router(inits.router)
+    application.include_router(runs.router)
     application.include_router(engines.router)
     application.include_router(health.router)
     return application

@@ -33,8 +33,15 @@ class StreamParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    seed: int = Field(description="Seed of the generator; its range depends on the engine "
-                                  "(see /v1/engines).", examples=[7])
+    seed: int | None = Field(None, description="Seed of the generator; its range depends on "
+                                               "the engine (see /v1/engines). Required unless "
+                                               "run= is given.", examples=[7])
+    run: str | None = Field(
+        None, description="A named run (PUT /v1/runs/{name}) instead of seed=: the engine's "
+                          "seed derives from the run's 128-bit seed as /v1/seeds?run= lists.")
+    allow_version_drift: bool = Field(
+        False, description="With run=: serve a run created under other library versions (its "
+                           "bits may differ) instead of a 409.")
     spawn_key: str | None = Field(
         None, description="A worker's stream: comma-separated non-negative integers, e.g. `3` "
                           "or `0,5`. numpy Generator engines use `SeedSequence(seed, "
@@ -85,6 +92,7 @@ class StateResponse(BaseModel):
     engine: str
     distribution: str
     seed: int
+    run: str | None = Field(None, description="The named run the seed derives from (run=).")
     spawn_key: list[int]
     offset: int
     block_start: int = Field(description="Where the state is: offset, or for torch-cpu normal "
@@ -117,6 +125,7 @@ class StreamSlice(BaseModel):
     engine: str
     distribution: str
     seed: int
+    run: str | None = Field(None, description="The named run the seed derives from (run=).")
     offset: int
     count: int
     next_offset: int = Field(description="offset + count: where the next consecutive slice starts.")
@@ -268,6 +277,7 @@ class RecipeStep(BaseModel):
 
 class SeedsResponse(BaseModel):
     seed: int
+    run: str | None = Field(None, description="The named run whose seed this is (run=).")
     spawn_key: list[int]
     seeds: dict[str, int | str | None] = Field(
         description="Per engine: the integer seed its generator gets, or for numpy Generator "
