@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import fields
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -41,6 +42,11 @@ class Settings(BaseSettings):
     audit: bool = Field(False, description="on: one audit row per request naming a run.")
     audit_flush_ms: float = Field(
         200.0, gt=0, description="Audit rows are written in batches at least this often.")
+    log_format: Literal["json", "text"] = Field(
+        "json", description="Log lines as one JSON object each (containers) or as text "
+                            "(`make run` uses text).")
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", description="Least severe level logged; requests are logged at info.")
 
     def limits(self) -> Limits:
         return Limits(**{f.name: getattr(self, f.name) for f in fields(Limits)})

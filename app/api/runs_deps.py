@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
+from app.api.observability import current_request_id
 from app.core.errors import InvalidParameter
 from app.core.runs import Run, check_name, run_stream
 from app.core.streams import Stream, resolve
@@ -24,7 +25,8 @@ DatabaseDep = Annotated[Database, Depends(get_db)]
 
 
 def request_id(request: Request) -> str | None:
-    rid = getattr(request.state, "request_id", None)
+    """The request's id (the one it is logged under), else its X-Request-ID header."""
+    rid = current_request_id() or getattr(request.state, "request_id", None)
     return str(rid) if rid is not None else request.headers.get("x-request-id")
 
 
