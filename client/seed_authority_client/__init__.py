@@ -6,6 +6,8 @@ from seed_authority_client.authority import (
     AuthorityUnavailable,
     Stream,
 )
+from seed_authority_client.runs import Claim, Cursor, Run
 
-__all__ = ["Authority", "AuthorityError", "AuthorityUnavailable", "Stream"]
+__all__ = ["Authority", "AuthorityError", "AuthorityUnavailable", "Claim", "Cursor", "Run",
+           "Stream"]
 __version__ = "0.1.0"
