@@ -6,9 +6,20 @@ from fastapi import FastAPI
 
 import app as package
 from app.api import docs, errors, metrics, observability
-from app.api.routes import engines, health, inits, runs, seeds, states, streams
+from app.api.routes import (
+    engines,
+    health,
+    inits,
+    permutations,
+    runs,
+    samplers,
+    seeds,
+    states,
+    streams,
+)
 from app.config import Settings, get_settings
 from app.core.cuda import gpu
+from app.core.permutations import PermutationService
 from app.core.streams import StreamService
 from app.db.audit import AuditWriter
 from app.db.store import Database
@@ -31,6 +42,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     application.state.db = Database(settings.database_url)
     application.state.audit = (AuditWriter(application.state.db, settings.audit_flush_ms)
                                if settings.audit else None)
+    application.state.permutations = PermutationService(
+        settings.permutation_limits(), settings.max_count, settings.chunk_bytes)
     gpu.activate(gpu.detect(settings.cuda))
     errors.install(application)
     application.include_router(streams.router)
@@ -38,6 +51,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     application.include_router(seeds.router)
     application.include_router(inits.router)
     application.include_router(runs.router)
+    application.include_router(permutations.router)
+    application.include_router(samplers.router)
     application.include_router(engines.router)
     application.include_router(health.router)
     _install_operations(application, settings)

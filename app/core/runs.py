@@ -160,7 +160,7 @@ class Claim:
                 "created_at": self.created_at.isoformat()}
 
 
-def engine_seed(engine: Engine[Any], run_seed: int,
+def engine_seed(engine: Engine, run_seed: int,
                 spawn_key: tuple[int, ...]) -> tuple[int, tuple[int, ...]]:
     """The (seed, spawn_key) of a stream request that a run's seed stands for.
 

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request
 
 from app.api.runs_deps import audit, seed_or_run
 from app.core.errors import InvalidParameter
+from app.core.recipes import frameworks
 from app.core.registry import ENGINES
 from app.core.runs import engine_seed
 from app.core.streams import parse_spawn_key
@@ -49,7 +50,7 @@ def derived(seed: int, spawn_key: tuple[int, ...], run: bool = False) -> dict[st
     for engine in ENGINES.values():
         seed_e, key = engine_seed(engine, seed, spawn_key) if run else (seed, spawn_key)
         value = engine.generator_seed(seed_e, key)
-        if engine.seed_bits is None:
+        if not isinstance(value, int):
             out[engine.name] = engine.seed_expr(seed_e, key)
         elif value > engine.seed_max:
             out[engine.name] = None
@@ -74,6 +75,18 @@ def get_seeds(
                                                            "created under other library "
                                                            "versions instead of a 409.")]
     = False,
+    rank: Annotated[int, Query(ge=0, lt=2**16, description="Global rank / process_index for "
+                                                          "the framework recipes.")] = 0,
+    worker_id: Annotated[int | None, Query(ge=0, lt=2**16, description="A DataLoader worker, "
+                                                                       "for Lightning's worker "
+                                                                       "recipe (with base_seed).")]
+    = None,
+    base_seed: Annotated[int | None, Query(ge=0, lt=2**63, description="The DataLoader's base "
+                                                                      "seed (GET /v1/samplers/"
+                                                                      "dataloader, or "
+                                                                      "torch.initial_seed() - "
+                                                                      "worker_id in a worker).")]
+    = None,
 ) -> dict[str, Any]:
     key = parse_spawn_key(spawn_key)
     the_run = seed_or_run(request, seed, run, allow_version_drift)
@@ -100,6 +113,7 @@ def get_seeds(
         "numpy_generator": f"np.random.default_rng({seeds['numpy-pcg64']})",
         "recipe": steps,
         "code": code + "\n",
+        "frameworks": frameworks(seed, rank, worker_id, base_seed),
         "derivation": "numpy Generator engines: SeedSequence(seed, spawn_key); numpy-legacy: "
                       "SeedSequence(seed, spawn_key).generate_state(1, np.uint32)[0]; "
                       "python-random and torch-cpu: .generate_state(1, np.uint64)[0]; with no "
