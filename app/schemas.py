@@ -271,7 +271,13 @@ class TensorInitRequest(BaseModel):
         {"seed": 42, "init": "kaiming_uniform_", "shape": [10, 10], "dtype": "float32",
          "args": {"a": 2.23606797749979}}]})
 
-    seed: int = Field(ge=0, le=2**64 - 1, description="Seed of the torch CPU generator.")
+    seed: int | None = Field(None, ge=0, le=2**64 - 1,
+                             description="Seed of the torch CPU generator (or run).")
+    run: str | None = Field(None, description="A named run (PUT /v1/runs/{name}) instead of "
+                                              "seed: torch's seed derives from the run's as its "
+                                              "torch-cpu streams' does.")
+    allow_version_drift: bool = Field(False, description="With run: serve a run created under "
+                                                         "other library versions.")
     init: InitName = Field(description="A torch.nn.init function (see /v1/inits).")
     shape: list[int] = Field(max_length=8, description="Tensor shape; every size >= 1.")
     dtype: FloatDType = "float32"
@@ -288,7 +294,13 @@ class ModulesInitRequest(BaseModel):
             {"type": "Linear", "in_features": 10, "out_features": 10}, {"type": "ReLU"},
             {"type": "Linear", "in_features": 10, "out_features": 2}]}]})
 
-    seed: int = Field(ge=0, le=2**64 - 1, description="Seed given to torch.manual_seed.")
+    seed: int | None = Field(None, ge=0, le=2**64 - 1,
+                             description="Seed given to torch.manual_seed (or run).")
+    run: str | None = Field(None, description="A named run (PUT /v1/runs/{name}) instead of "
+                                              "seed: torch's seed derives from the run's as its "
+                                              "torch-cpu streams' does.")
+    allow_version_drift: bool = Field(False, description="With run: serve a run created under "
+                                                         "other library versions.")
     dtype: FloatDType = "float32"
     modules: list[dict[str, Any]] = Field(
         min_length=1, max_length=256,

@@ -347,3 +347,42 @@ def test_audit_trail(db_url: str) -> None:
     off = TestClient(create_app(Settings(database_url=db_url)))
     off.get("/v1/seeds", params={"run": "aud"})
     assert off.get("/v1/runs/aud/audit").json() == {**rows, "enabled": False}
+
+
+def test_run_on_permutations_samplers_and_inits(app_client: TestClient) -> None:
+    """run= gives what seed= gives with the seed derived from the run (torch: uint64 of
+    SeedSequence(run_seed)); permutations are checked against the libraries directly."""
+    run_seed = app_client.put(RUN.format("perm")).json()["seed"]
+    torch_seed = narrow_seed(run_seed, 64)
+    body = app_client.get("/v1/permutations/numpy-pcg64",
+                          params={"run": "perm", "n": 20, "spawn_key": "1"}).json()
+    assert body["run"] == "perm"
+    expected = np.random.default_rng(np.random.SeedSequence(run_seed, spawn_key=(1,)))
+    assert body["values"] == expected.permutation(20).tolist()
+    body = app_client.get("/v1/permutations/torch-cpu", params={"run": "perm", "n": 20}).json()
+    g = torch.Generator().manual_seed(torch_seed)
+    assert body["values"] == torch.randperm(20, generator=g).tolist()
+    pairs: list[tuple[str, str, dict[str, Any], Any]] = [
+        ("GET", "/v1/samplers/distributed", {"n": 10, "num_replicas": 2, "rank": 1}, None),
+        ("GET", "/v1/samplers/dataloader", {"n": 10}, None),
+        ("POST", "/v1/tensors/init", {}, {"init": "normal_", "shape": [3, 2]}),
+        ("POST", "/v1/modules/init", {}, {"modules": [
+            {"type": "Linear", "in_features": 3, "out_features": 2}]}),
+    ]
+    for method, path, params, body_ in pairs:
+        by_run = app_client.request(
+            method, path, params=params | ({"run": "perm"} if body_ is None else {}),
+            json=None if body_ is None else body_ | {"run": "perm"})
+        by_seed = app_client.request(
+            method, path, params=params | ({"seed": torch_seed} if body_ is None else {}),
+            json=None if body_ is None else body_ | {"seed": torch_seed})
+        assert by_run.status_code == 200, (path, by_run.text)
+        assert by_seed.status_code == 200, (path, by_seed.text)
+        got = by_run.json()
+        assert got.pop("run") == "perm"
+        assert got == by_seed.json(), path
+        both = app_client.request(
+            method, path, params=params | ({"run": "perm", "seed": 1} if body_ is None else {}),
+            json=None if body_ is None else body_ | {"run": "perm", "seed": 1})
+        assert both.status_code == 422
+        assert both.json()["parameter"] == "run"

@@ -9,7 +9,8 @@ from fastapi import Depends, Request
 
 from app.api.observability import current_request_id
 from app.core.errors import InvalidParameter
-from app.core.runs import Run, check_name, run_stream
+from app.core.registry import ENGINES
+from app.core.runs import Run, check_name, engine_seed, run_stream
 from app.core.streams import Stream, resolve
 from app.db.audit import AuditWriter
 from app.db.store import Database
@@ -75,3 +76,22 @@ def audit(request: Request, run: Run | None, *, spawn_key: Any = None,
                   spawn_key=spawn_key or None, offset=offset, count=count,
                   request_id=request_id(request),
                   api_key_id=getattr(request.state, "api_key_id", None))
+
+
+def run_field(run: Run | None) -> dict[str, str]:
+    """``{"run": name}`` for a response made from a run's seed, else nothing."""
+    return {} if run is None else {"run": run.name}
+
+
+def sampler_seed(request: Request, seed: int | None, run: str | None,
+                 allow_version_drift: bool, default: int | None) -> tuple[int, Run | None]:
+    """A torch sampler's seed: given, the default, or derived from the run as its torch-cpu
+    streams are (``SeedSequence(run_seed).generate_state(1, uint64)[0]``)."""
+    if run is None and seed is None and default is not None:
+        return default, None
+    the_run = seed_or_run(request, seed, run, allow_version_drift)
+    if the_run is None:
+        assert seed is not None
+        return seed, None
+    derived, _ = engine_seed(ENGINES["torch-cpu"], the_run.seed, ())
+    return derived, the_run

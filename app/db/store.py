@@ -259,20 +259,22 @@ class Database:
                      created_at=_utc(row.created_at))
 
     def claim(self, run: str, cursor: str, count: int, worker: str,
-              key: str | None = None) -> tuple[Claim, bool]:
-        """Reserve [position, position + count) of the cursor atomically; with an
-        idempotency ``key`` already used on this cursor, the claim made with it (False)."""
-        with self.begin() as conn:
-            run_id = self._run_row(conn, run).id
+              key: str | None = None) -> tuple[Claim, bool, CursorSpec]:
+        """Reserve [position, position + count) of the cursor atomically, in one transaction;
+        with an idempotency ``key`` already used on this cursor, the claim made with it
+        (False). Also the cursor's stream."""
+        run_id = select(runs.c.id).where(runs.c.name == run).scalar_subquery()
         advance = (update(cursors)
                    .where((cursors.c.run_id == run_id) & (cursors.c.name == cursor))
                    .values(position=cursors.c.position + count)
-                   .returning(cursors.c.id, cursors.c.position))
+                   .returning(cursors.c.id, cursors.c.position, cursors.c.spec))
         try:
             with self.begin() as conn:
                 moved = conn.execute(advance).one_or_none()
                 if moved is None:
+                    self._run_row(conn, run)  # 404 naming the run if that is what is missing
                     raise _no_cursor(run, cursor)
+                spec = CursorSpec.from_dict(moved.spec)
                 stop = int(moved.position)
                 if stop > MAX_CURSOR_POSITION:
                     raise InvalidParameter("count", f"the cursor would pass {MAX_CURSOR_POSITION}")
@@ -286,8 +288,8 @@ class Database:
                     cursor_id=moved.id, offset=stop - count, count=count, worker=worker,
                     key=key, created_at=made).returning(claims.c.id)).scalar_one()
         except _Existing as e:
-            return self.get_claim(run, cursor, e.claim_id), False
-        return Claim(int(claim_id), run, cursor, stop - count, count, worker, made), True
+            return self.get_claim(run, cursor, e.claim_id), False, spec
+        return Claim(int(claim_id), run, cursor, stop - count, count, worker, made), True, spec
 
     def _cursor_id(self, conn: Connection, run: str, cursor: str) -> int:
         run_id = self._run_row(conn, run).id

@@ -124,9 +124,9 @@ def list_cursors(run: RunName, db: DatabaseDep) -> dict[str, Any]:
 
 # -- claims --------------------------------------------------------------------------------
 
-def slice_url(run: Run, spec: CursorSpec, offset: int, count: int) -> str:
+def slice_url(run: str, spec: CursorSpec, offset: int, count: int) -> str:
     """The stream request that serves exactly this slice of the cursor's stream."""
-    query: dict[str, Any] = {"run": run.name}
+    query: dict[str, Any] = {"run": run}
     if spec.spawn_key:
         query["spawn_key"] = ",".join(str(k) for k in spec.spawn_key)
     query |= {"offset": offset, "count": count, "dtype": spec.dtype,
@@ -134,7 +134,7 @@ def slice_url(run: Run, spec: CursorSpec, offset: int, count: int) -> str:
     return f"/v1/streams/{spec.engine}/{spec.distribution}?{urlencode(query)}"
 
 
-def _claim(claim: Claim, run: Run, spec: CursorSpec) -> dict[str, Any]:
+def _claim(claim: Claim, run: str, spec: CursorSpec) -> dict[str, Any]:
     return {**claim.as_dict(), "url": slice_url(run, spec, claim.offset, claim.count)}
 
 
@@ -149,21 +149,20 @@ def _claim(claim: Claim, run: Run, spec: CursorSpec) -> dict[str, Any]:
                          "stored but the reservation; fetch the values at `url`.")
 def post_claim(request: Request, run: RunName, cursor: CursorName, body: ClaimCreate,
                db: DatabaseDep) -> JSONResponse:
-    the_run = db.get_run(check_name("run", run))
+    check_name("run", run)
     limit = request.app.state.settings.max_count
     if body.count > limit:
         raise InvalidParameter("count", f"{body.count} is over the limit of {limit} elements "
                                         "per claim")
-    claim, created = db.claim(run, check_name("cursor", cursor), body.count, body.worker,
-                              body.key)
-    spec = db.get_cursor(run, cursor).spec
+    claim, created, spec = db.claim(run, check_name("cursor", cursor), body.count, body.worker,
+                                    body.key)
     writer = request.app.state.audit
     if writer is not None:
         writer.record(run, f"POST /v1/runs/{run}/cursors/{cursor}/claims",
                       spawn_key=",".join(map(str, spec.spawn_key)) or None,
                       offset=claim.offset, count=claim.count, request_id=request_id(request),
                       api_key_id=getattr(request.state, "api_key_id", None))
-    return JSONResponse(dump(ClaimResponse, _claim(claim, the_run, spec)),
+    return JSONResponse(dump(ClaimResponse, _claim(claim, run, spec)),
                         status_code=201 if created else 200)
 
 
@@ -175,10 +174,9 @@ def list_claims(
     start: Annotated[int, Query(ge=0, description="First offset: `next_page` of the previous "
                                                   "page.")] = 0,
 ) -> dict[str, Any]:
-    the_run = db.get_run(check_name("run", run))
-    spec = db.get_cursor(run, check_name("cursor", cursor)).spec
+    spec = db.get_cursor(check_name("run", run), check_name("cursor", cursor)).spec
     found, token = db.list_claims(run, cursor, limit, start)
-    return {"claims": [_claim(c, the_run, spec) for c in found], "next_page": token}
+    return {"claims": [_claim(c, run, spec) for c in found], "next_page": token}
 
 
 @router.get("/{run}/cursors/{cursor}/claims/{claim_id}", response_model=ClaimResponse,
@@ -186,9 +184,8 @@ def list_claims(
 def get_claim(run: RunName, cursor: CursorName, db: DatabaseDep,
               claim_id: Annotated[int, Path(ge=1, description="The claim's id.")]
               ) -> dict[str, Any]:
-    the_run = db.get_run(check_name("run", run))
-    spec = db.get_cursor(run, check_name("cursor", cursor)).spec
-    return _claim(db.get_claim(run, cursor, claim_id), the_run, spec)
+    spec = db.get_cursor(check_name("run", run), check_name("cursor", cursor)).spec
+    return _claim(db.get_claim(run, cursor, claim_id), run, spec)
 
 
 # -- audit ---------------------------------------------------------------------------------
