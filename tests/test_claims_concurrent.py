@@ -53,7 +53,7 @@ def start_server(db_url: str) -> tuple[subprocess.Popen[bytes], str]:
 
 
 def wait_ready(proc: subprocess.Popen[bytes], url: str) -> None:
-    deadline = time.monotonic() + 90
+    deadline = time.monotonic() + 300  # a loaded machine takes a minute to import torch
     while True:
         try:
             if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
