@@ -61,7 +61,7 @@ def live_server() -> Iterator[str]:
          "--port", str(port), "--log-level", "warning"], env=env)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 300  # importing torch takes minutes on a loaded box
         while True:
             try:
                 if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
