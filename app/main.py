@@ -12,6 +12,7 @@ from app.api.routes import (
     health,
     inits,
     permutations,
+    runs,
     samplers,
     seeds,
     states,
@@ -22,6 +23,8 @@ from app.config import Settings, get_settings
 from app.core.cuda import gpu
 from app.core.permutations import PermutationService
 from app.core.streams import StreamService
+from app.db.audit import AuditWriter
+from app.db.store import Database
 
 DESCRIPTION = """
 Seed Authority is the single source of truth for reproducible randomness.
@@ -42,6 +45,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     application.state.memory_budget = MemoryBudget(
         settings.memory_budget, settings.queue_timeout_s, settings.queue_max)
     application.state.streams = StreamService(settings.limits())
+    application.state.db = Database(settings.database_url)
+    application.state.audit = (AuditWriter(application.state.db, settings.audit_flush_ms)
+                               if settings.audit else None)
     application.state.permutations = PermutationService(
         settings.permutation_limits(), settings.max_count, settings.chunk_bytes)
     drift.run_check(application)
@@ -52,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     application.include_router(states.router)
     application.include_router(seeds.router)
     application.include_router(inits.router)
+    application.include_router(runs.router)
     application.include_router(permutations.router)
     application.include_router(samplers.router)
     application.include_router(engines.router)
