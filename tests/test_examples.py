@@ -16,6 +16,14 @@ def test_two_workers_get_identical_outputs(live_server: str) -> None:
     assert "identical across both workers and the local run" in run.stdout
 
 
+def test_elastic_workers_consume_one_cursor(live_server: str) -> None:
+    run = subprocess.run([sys.executable, "-m", "examples.elastic_cursor", "--url", live_server,
+                          "--workers", "6"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "the union equals one local call" in run.stdout
+
+
 def test_distributed_training_ranks_match_distributed_sampler(live_server: str) -> None:
     run = subprocess.run([sys.executable, "-m", "examples.distributed_training", "--url",
                           live_server, "--ranks", "2"],
