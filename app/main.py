@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 import app as package
 from app.api import errors
-from app.api.routes import engines, health, inits, seeds, states, streams
+from app.api.routes import calls, engines, health, inits, seeds, states, streams
 from app.config import Settings, get_settings
 from app.core.cuda import gpu
 from app.core.streams import StreamService
@@ -32,6 +32,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     application.include_router(states.router)
     application.include_router(seeds.router)
     application.include_router(inits.router)
+    application.include_router(calls.router)
     application.include_router(engines.router)
     application.include_router(health.router)
     return application
