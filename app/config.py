@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import fields
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -35,6 +36,12 @@ class Settings(BaseSettings):
         description="The GPU torch-cuda streams are generated on: `auto` (cuda:0 when this "
                     "process has CUDA), `off` (CPU emulation only, normal refused), or a "
                     "device index / `cuda:N`.")
+
+    log_format: Literal["json", "text"] = Field(
+        "json", description="Log lines as one JSON object each (containers) or as text "
+                            "(`make run` uses text).")
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", description="Least severe level logged; requests are logged at info.")
 
     def limits(self) -> Limits:
         return Limits(**{f.name: getattr(self, f.name) for f in fields(Limits)})

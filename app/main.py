@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 import app as package
-from app.api import errors
+from app.api import docs, errors, metrics, observability
 from app.api.routes import calls, engines, health, inits, seeds, states, streams
 from app.config import Settings, get_settings
 from app.core.cuda import gpu
@@ -23,7 +23,7 @@ calls, by many workers, equals one local call. See `/v1/engines` for what exists
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     application = FastAPI(title="Seed Authority", version=package.__version__,
-                          description=DESCRIPTION)
+                          description=DESCRIPTION, docs_url=None, redoc_url=None)
     application.state.settings = settings
     application.state.streams = StreamService(settings.limits())
     gpu.activate(gpu.detect(settings.cuda))
@@ -35,7 +35,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     application.include_router(calls.router)
     application.include_router(engines.router)
     application.include_router(health.router)
+    _install_operations(application, settings)
     return application
+
+
+def _install_operations(application: FastAPI, settings: Settings) -> None:
+    """Logs, request ids, metrics and the offline /docs (docs/operations.md)."""
+    observability.configure_logging(settings.log_format, settings.log_level)
+    service: StreamService = application.state.streams
+    service.on_jump = metrics.observe_jump
+    sync = metrics.StatsSync(service.cache, getattr(application.state, "memory_budget", None))
+    application.state.stats_sync = sync
+    application.add_middleware(observability.RequestMiddleware, on_done=sync)
+    application.include_router(metrics.router)
+    docs.install(application)
 
 
 app = create_app()

@@ -132,6 +132,7 @@ class ErrorBody(BaseModel):
     error: str = Field(description="invalid_parameter, limit_exceeded, not_found, not_acceptable")
     parameter: str | None = Field(description="The parameter at fault.")
     message: str
+    request_id: str | None = Field(None, description="The request's X-Request-ID, as logged.")
 
 
 class ParamInfo(BaseModel):

@@ -9,7 +9,8 @@ restored from the nearest checkpoint that an earlier slice left behind.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -140,6 +141,8 @@ class StreamService:
     def __init__(self, limits: Limits | None = None) -> None:
         self.limits = limits or Limits()
         self.cache = CheckpointCache(self.limits.cache_bytes)
+        self.on_jump: Callable[[str, float], None] | None = None
+        """Told (engine, seconds) after every jump-ahead: the service's metrics."""
 
     def check_window(self, offset: int, count: int) -> None:
         if not 0 <= offset <= MAX_OFFSET:
@@ -192,7 +195,10 @@ class StreamService:
         if units is not None and walk_ns > stream.engine.jump_cost_ns(start * units):
             assert stream.engine.seek is not None
             self._unpark(stream, found)
+            began = time.perf_counter()
             gen = stream.engine.seek(stream.gen_seed, start * units)
+            if self.on_jump is not None:
+                self.on_jump(stream.engine.name, time.perf_counter() - began)
             self._save(stream, start, gen)
         else:
             if walk_ns / 1e6 > self.limits.max_skip_ms:
