@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from app.core.calls import FN_NAME_MAX, MAX_CALLS
 from app.schemas import Versions
@@ -36,11 +36,11 @@ class CallsRequest(BaseModel):
     engine: str = Field(description="numpy-legacy (np.random.seed), a numpy Generator engine "
                                     "(numpy-pcg64, ...), python-random or torch-cpu.",
                         examples=["torch-cpu"])
-    seed: int = Field(description="Seed of the program (range per engine: GET /v1/calls).",
+    seed: StrictInt = Field(description="Seed of the program (range per engine: GET /v1/calls).",
                       examples=[0])
     calls: list[CallItem] = Field(min_length=1, max_length=MAX_CALLS,
                                   description="The calls, run in this order.")
-    results: list[int] | None = Field(
+    results: list[StrictInt] | None = Field(
         None, max_length=MAX_CALLS,
         description="Indices of the calls whose results are returned, in this order; "
                     "default: all. The others still run (they move the generator).")

@@ -325,6 +325,12 @@ def test_bad_bodies() -> None:
         ({"engine": "torch-cpu", "seed": 0, "calls": []}, "calls"),
         ({"engine": "torch-cpu", "seed": -1, "calls": [{"fn": "rand"}]}, "seed"),
         ({"engine": "numpy-legacy", "seed": 2**32, "calls": [{"fn": "rand"}]}, "seed"),
+        ({"engine": "numpy-legacy", "seed": True, "calls": [{"fn": "rand"}]}, "seed"),
+        ({"engine": "numpy-legacy", "seed": "7", "calls": [{"fn": "rand"}]}, "seed"),
+        ({"engine": "numpy-legacy", "seed": 7, "calls": [{"fn": "rand"}], "results": [False]},
+         "results[0]"),
+        ({"engine": "torch-cpu", "seed": 0, "calls": [{"fn": "rand", "args": 3}]},
+         "calls[0].args"),
         ({"engine": "nope", "seed": 0, "calls": [{"fn": "rand"}]}, "engine"),
         ({"engine": "torch-cpu", "seed": 0, "calls": [{"fn": "rand", "code": "x"}]},
          "calls[0].code"),
@@ -390,3 +396,19 @@ def test_list_of_functions() -> None:
     randint = next(f for f in torch_cpu["functions"] if f["name"] == "randint")
     assert [p["name"] for p in randint["params"]] == ["low", "high", "size", "dtype"]
     assert torch_cpu["program"].startswith("import torch\ntorch.manual_seed(seed)")
+
+
+def test_readme_example_is_what_the_service_answers() -> None:
+    """The README's call replay example: its request, reference and values, verbatim."""
+    from pathlib import Path
+
+    readme = Path(__file__).resolve().parents[1].joinpath("README.md").read_text()
+    section = readme.split("### Call replay: `POST /v1/calls`", 1)[1].split("\n### ", 1)[0]
+    request = section.split("-d '", 1)[1].split("'\n", 1)[0]
+    shown = section.split("\n{", 1)[1].split("\n```", 1)[0]
+    doc = post(json.loads(request)).json()
+    for result in doc["results"]:
+        compact = json.dumps(result, separators=(",", ":"))
+        assert compact in shown, compact
+    assert json.dumps(doc["reference"]) in shown
+    assert '"randn", "args": [8]' in section and "1.5410, -0.2934, -2.1788, 0.5684" in section
