@@ -33,9 +33,9 @@ class Settings(BaseSettings):
 
     cuda: str = Field(
         "auto", pattern=r"^(auto|off|(cuda:)?[0-9]+)$",
-        description="The GPU torch-cuda streams are generated on: `auto` (cuda:0 when this "
-                    "process has CUDA), `off` (CPU emulation only, normal refused), or a "
-                    "device index / `cuda:N`.")
+        description="The GPU that engines with GPU streams generate on: `auto` (cuda:0 when "
+                    "this process has CUDA), `off` (CPU emulation only; what needs the GPU is "
+                    "refused), or a device index / `cuda:N`.")
 
     log_format: Literal["json", "text"] = Field(
         "json", description="Log lines as one JSON object each (containers) or as text "

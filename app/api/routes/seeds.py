@@ -44,7 +44,7 @@ def derived(seed: int, spawn_key: tuple[int, ...]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for engine in ENGINES.values():
         value = engine.generator_seed(seed, spawn_key)
-        if engine.seed_bits is None:
+        if not isinstance(value, int):
             out[engine.name] = engine.seed_expr(seed, spawn_key)
         elif value > engine.seed_max:
             out[engine.name] = None
