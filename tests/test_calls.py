@@ -321,7 +321,7 @@ def test_work_limit_names_the_call_past_it() -> None:
 
 
 def test_bad_bodies() -> None:
-    for body, parameter in [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({"engine": "torch-cpu", "seed": 0, "calls": []}, "calls"),
         ({"engine": "torch-cpu", "seed": -1, "calls": [{"fn": "rand"}]}, "seed"),
         ({"engine": "numpy-legacy", "seed": 2**32, "calls": [{"fn": "rand"}]}, "seed"),
@@ -335,7 +335,8 @@ def test_bad_bodies() -> None:
         ({"engine": "torch-cpu", "seed": 0, "calls": [{"fn": "rand", "code": "x"}]},
          "calls[0].code"),
         ({"engine": "torch-cpu", "seed": 0, "calls": [{"fn": "rand"}], "x": 1}, "x"),
-    ]:
+    ]
+    for body, parameter in cases:
         resp = post(body)
         assert resp.status_code == 422, body
         assert resp.json()["parameter"] == parameter, resp.json()
