@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.core.permutations import PermutationLimits
 from app.core.streams import Limits
 
 
@@ -42,6 +43,21 @@ class Settings(BaseSettings):
                             "(`make run` uses text).")
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         "info", description="Least severe level logged; requests are logged at info.")
+
+    max_permutation_n: int = Field(
+        10**9, ge=0, description="Largest n of a permutation, DistributedSampler or DataLoader "
+                                 "epoch (within the permutation memory budget).")
+    permutation_cache_bytes: int = Field(
+        1 << 30, ge=0, description="Memory budget of the permutations held and being built "
+                                   "(int32 where n <= 2**31: 4 bytes per element).")
+    max_permutation_build_ms: float = Field(
+        30_000.0, gt=0, description="Most estimated time (ms) to build one permutation; "
+                                    "beyond it the request is a 422 naming n.")
+
+    def permutation_limits(self) -> PermutationLimits:
+        return PermutationLimits(max_n=self.max_permutation_n,
+                                 cache_bytes=self.permutation_cache_bytes,
+                                 max_build_ms=self.max_permutation_build_ms)
 
     def limits(self) -> Limits:
         return Limits(**{f.name: getattr(self, f.name) for f in fields(Limits)})

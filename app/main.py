@@ -6,9 +6,20 @@ from fastapi import FastAPI
 
 import app as package
 from app.api import docs, errors, metrics, observability
-from app.api.routes import calls, engines, health, inits, seeds, states, streams
+from app.api.routes import (
+    calls,
+    engines,
+    health,
+    inits,
+    permutations,
+    samplers,
+    seeds,
+    states,
+    streams,
+)
 from app.config import Settings, get_settings
 from app.core.cuda import gpu
+from app.core.permutations import PermutationService
 from app.core.streams import StreamService
 
 DESCRIPTION = """
@@ -26,6 +37,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                           description=DESCRIPTION, docs_url=None, redoc_url=None)
     application.state.settings = settings
     application.state.streams = StreamService(settings.limits())
+    application.state.permutations = PermutationService(
+        settings.permutation_limits(), settings.max_count, settings.chunk_bytes)
     gpu.activate(gpu.detect(settings.cuda))
     errors.install(application)
     application.include_router(streams.router)
@@ -33,6 +46,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     application.include_router(seeds.router)
     application.include_router(inits.router)
     application.include_router(calls.router)
+    application.include_router(permutations.router)
+    application.include_router(samplers.router)
     application.include_router(engines.router)
     application.include_router(health.router)
     _install_operations(application, settings)

@@ -330,6 +330,11 @@ class SeedsResponse(BaseModel):
     numpy_generator: str = Field(description="The worker's np.random.default_rng call.")
     recipe: list[RecipeStep]
     code: str = Field(description="The recipe as one Python block.")
+    frameworks: dict[str, Any] = Field(
+        default_factory=dict,
+        description="What Lightning (seed_everything; pl_worker_init_function given worker_id "
+                    "and base_seed) and Accelerate (set_seed(seed, device_specific=True) at "
+                    "process_index = rank) seed random, numpy and torch with.")
     derivation: str
 
 
