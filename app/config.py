@@ -38,6 +38,14 @@ class Settings(BaseSettings):
                     "this process has CUDA), `off` (CPU emulation only; what needs the GPU is "
                     "refused), or a device index / `cuda:N`.")
 
+    database_url: str = Field(
+        "sqlite:///seed-authority.db",
+        description="SQLAlchemy URL of the database of runs, cursors and the audit trail: an "
+                    "SQLite file (one replica only) or postgresql://user:pass@host/db (shared "
+                    "by replicas).")
+    audit: bool = Field(False, description="on: one audit row per request naming a run.")
+    audit_flush_ms: float = Field(
+        200.0, gt=0, description="Audit rows are written in batches at least this often.")
     log_format: Literal["json", "text"] = Field(
         "json", description="Log lines as one JSON object each (containers) or as text "
                             "(`make run` uses text).")

@@ -12,6 +12,7 @@ from app.api.routes import (
     health,
     inits,
     permutations,
+    runs,
     samplers,
     seeds,
     states,
@@ -21,6 +22,8 @@ from app.config import Settings, get_settings
 from app.core.cuda import gpu
 from app.core.permutations import PermutationService
 from app.core.streams import StreamService
+from app.db.audit import AuditWriter
+from app.db.store import Database
 
 DESCRIPTION = """
 Seed Authority is the single source of truth for reproducible randomness.
@@ -37,6 +40,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                           description=DESCRIPTION, docs_url=None, redoc_url=None)
     application.state.settings = settings
     application.state.streams = StreamService(settings.limits())
+    application.state.db = Database(settings.database_url)
+    application.state.audit = (AuditWriter(application.state.db, settings.audit_flush_ms)
+                               if settings.audit else None)
     application.state.permutations = PermutationService(
         settings.permutation_limits(), settings.max_count, settings.chunk_bytes)
     gpu.activate(gpu.detect(settings.cuda))
@@ -46,6 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     application.include_router(seeds.router)
     application.include_router(inits.router)
     application.include_router(calls.router)
+    application.include_router(runs.router)
     application.include_router(permutations.router)
     application.include_router(samplers.router)
     application.include_router(engines.router)

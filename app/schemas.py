@@ -24,7 +24,8 @@ DistributionName = Enum(  # type: ignore[misc]
 DTypeName = Enum("DTypeName", {d: d for d in DTYPES}, type=str)  # type: ignore[misc]
 FormatName = Literal["json", "npy", "raw"]
 
-RESERVED = frozenset({"seed", "spawn_key", "offset", "count", "device", "dtype", "format"})
+RESERVED = frozenset({"seed", "spawn_key", "offset", "count", "device", "dtype", "format", "run",
+                      "allow_version_drift"})
 """Query names of a stream request itself: no distribution parameter may take one."""
 
 
@@ -83,8 +84,15 @@ class _StreamParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    seed: int = Field(description="Seed of the generator; its range depends on the engine "
-                                  "(see /v1/engines).", examples=[7])
+    seed: int | None = Field(None, description="Seed of the generator; its range depends on "
+                                               "the engine (see /v1/engines). Required unless "
+                                               "run= is given.", examples=[7])
+    run: str | None = Field(
+        None, description="A named run (PUT /v1/runs/{name}) instead of seed=: the engine's "
+                          "seed derives from the run's 128-bit seed as /v1/seeds?run= lists.")
+    allow_version_drift: bool = Field(
+        False, description="With run=: serve a run created under other library versions (its "
+                           "bits may differ) instead of a 409.")
     spawn_key: str | None = Field(None, description=_spawn_key_doc())
     offset: int = Field(0, description="Index of the first element.", ge=0)
     device: str | None = Field(None, description=_device_doc())
@@ -133,6 +141,7 @@ class StateResponse(BaseModel):
     engine: str
     distribution: str
     seed: int
+    run: str | None = Field(None, description="The named run the seed derives from (run=).")
     spawn_key: list[int]
     offset: int
     block_start: int = Field(description="Where the state is: offset, or for a distribution "
@@ -170,6 +179,7 @@ class StreamSlice(BaseModel):
     engine: str
     distribution: str
     seed: int
+    run: str | None = Field(None, description="The named run the seed derives from (run=).")
     offset: int
     count: int
     next_offset: int = Field(description="offset + count: where the next consecutive slice starts.")
@@ -261,7 +271,13 @@ class TensorInitRequest(BaseModel):
         {"seed": 42, "init": "kaiming_uniform_", "shape": [10, 10], "dtype": "float32",
          "args": {"a": 2.23606797749979}}]})
 
-    seed: int = Field(ge=0, le=2**64 - 1, description="Seed of the torch CPU generator.")
+    seed: int | None = Field(None, ge=0, le=2**64 - 1,
+                             description="Seed of the torch CPU generator (or run).")
+    run: str | None = Field(None, description="A named run (PUT /v1/runs/{name}) instead of "
+                                              "seed: torch's seed derives from the run's as its "
+                                              "torch-cpu streams' does.")
+    allow_version_drift: bool = Field(False, description="With run: serve a run created under "
+                                                         "other library versions.")
     init: InitName = Field(description="A torch.nn.init function (see /v1/inits).")
     shape: list[int] = Field(max_length=8, description="Tensor shape; every size >= 1.")
     dtype: FloatDType = "float32"
@@ -278,7 +294,13 @@ class ModulesInitRequest(BaseModel):
             {"type": "Linear", "in_features": 10, "out_features": 10}, {"type": "ReLU"},
             {"type": "Linear", "in_features": 10, "out_features": 2}]}]})
 
-    seed: int = Field(ge=0, le=2**64 - 1, description="Seed given to torch.manual_seed.")
+    seed: int | None = Field(None, ge=0, le=2**64 - 1,
+                             description="Seed given to torch.manual_seed (or run).")
+    run: str | None = Field(None, description="A named run (PUT /v1/runs/{name}) instead of "
+                                              "seed: torch's seed derives from the run's as its "
+                                              "torch-cpu streams' does.")
+    allow_version_drift: bool = Field(False, description="With run: serve a run created under "
+                                                         "other library versions.")
     dtype: FloatDType = "float32"
     modules: list[dict[str, Any]] = Field(
         min_length=1, max_length=256,
@@ -323,6 +345,7 @@ class RecipeStep(BaseModel):
 
 class SeedsResponse(BaseModel):
     seed: int
+    run: str | None = Field(None, description="The named run whose seed this is (run=).")
     spawn_key: list[int]
     seeds: dict[str, int | str | None] = Field(
         description="Per engine: the integer seed its generator gets, or for numpy Generator "

@@ -31,8 +31,13 @@ class PermutationQuery(BaseModel):
 
     n: int = Field(description="Permute range(n); at most max_permutation_n and the memory "
                                "budget.", ge=0, examples=[10])
-    seed: int = Field(description="Seed of the generator; range depends on the engine.",
-                      examples=[7])
+    seed: int | None = Field(None, description="Seed of the generator; range depends on the "
+                                               "engine. Required unless run= is given.",
+                             examples=[7])
+    run: str | None = Field(None, description="A named run (PUT /v1/runs/{name}) instead of "
+                                              "seed=: the seed derives from the run's.")
+    allow_version_drift: bool = Field(False, description="With run=: serve a run created "
+                                                         "under other library versions.")
     spawn_key: str | None = Field(
         None, description="A worker's generator, as for streams: comma-separated "
                           "non-negative integers (SeedSequence spawn key).")
@@ -52,8 +57,14 @@ class DistributedQuery(BaseModel):
     n: int = Field(description="Dataset length.", ge=0, examples=[10])
     num_replicas: int = Field(description="World size.", ge=1, examples=[2])
     rank: int = Field(description="This rank, 0..num_replicas-1.", ge=0, examples=[0])
-    seed: int = Field(0, description="DistributedSampler's seed (default 0); the permutation "
-                                     "of epoch e is seeded with seed + e.", ge=0)
+    seed: int | None = Field(None, description="DistributedSampler's seed (default 0, or "
+                                               "the run's torch seed with run=); the "
+                                               "permutation of epoch e is seeded with seed + e.",
+                             ge=0)
+    run: str | None = Field(None, description="A named run (PUT /v1/runs/{name}) instead of "
+                                              "seed=: the seed derives from the run's.")
+    allow_version_drift: bool = Field(False, description="With run=: serve a run created "
+                                                         "under other library versions.")
     epoch: int = Field(0, description="The epoch given to set_epoch.", ge=0)
     shuffle: bool = Field(True, description="DistributedSampler's shuffle.")
     drop_last: bool = Field(False, description="Drop the tail instead of padding by "
@@ -73,7 +84,12 @@ class DataLoaderQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     n: int = Field(description="Dataset length (>= 1).", ge=0, examples=[10])
-    seed: int = Field(description="Seed of the loader's generator.", ge=0, examples=[7])
+    seed: int | None = Field(None, description="Seed of the loader's generator. Required "
+                                               "unless run= is given.", ge=0, examples=[7])
+    run: str | None = Field(None, description="A named run (PUT /v1/runs/{name}) instead of "
+                                              "seed=: the seed derives from the run's.")
+    allow_version_drift: bool = Field(False, description="With run=: serve a run created "
+                                                         "under other library versions.")
     epoch: int = Field(0, description="0-based epoch.", ge=0)
     num_workers: int = Field(0, description="DataLoader's num_workers: how many workers' "
                                             "seeds to list.", ge=0)

@@ -4,15 +4,25 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
 
+from app.config import get_settings
 from app.main import create_app
+from tests.databases import BACKENDS, database
+
+# Runs, cursors and audit rows of the tests go to a throw-away SQLite file, never the
+# default ./seed-authority.db (tests/test_runs.py also runs everything on PostgreSQL).
+os.environ["SEED_AUTHORITY_DATABASE_URL"] = (
+    f"sqlite:///{tempfile.mkdtemp(prefix='seed-authority-tests-')}/runs.db")
+get_settings.cache_clear()
 
 settings.register_profile(
     "default", deadline=None, print_blob=True,
@@ -26,6 +36,13 @@ settings.load_profile("default")
 def client() -> Iterator[TestClient]:
     with TestClient(create_app()) as c:
         yield c
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database of each kind: an SQLite file, a fresh PostgreSQL schema."""
+    with database(request.param, tmp_path) as url:
+        yield url
 
 
 def _free_port() -> int:
@@ -44,7 +61,7 @@ def live_server() -> Iterator[str]:
          "--port", str(port), "--log-level", "warning"], env=env)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 300  # importing torch takes minutes on a loaded box
         while True:
             try:
                 if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:

@@ -19,6 +19,7 @@ import uvicorn
 from fastapi.testclient import TestClient
 from torch import nn
 
+from app.config import Settings
 from app.main import create_app
 from seed_authority_client import Authority, AuthorityError, AuthorityUnavailable
 from tests.gpu_model import using
@@ -194,3 +195,26 @@ def test_distributed_workers_example(live_server: str) -> None:
                          text=True, timeout=300, check=False)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "the union equals" in run.stdout
+
+
+def test_run_handle(tmp_path: Path) -> None:
+    """Authority.run(name): seeds, streams, generators and a cursor, all by the run's name."""
+    app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'runs.db'}"))
+    with TestClient(app) as http, Authority(client=http) as a:
+        run = a.run("client-run", note="test")
+        assert a.run("client-run").seed == run.seed
+        ss = np.random.SeedSequence(run.seed, spawn_key=(2,))
+        assert run.seeds(rank=2)["seeds"]["torch-cpu"] == int(ss.generate_state(1, np.uint64)[0])
+        x = run.stream("numpy-pcg64", "uniform", spawn_key=2)[10:20]
+        assert x.tolist() == np.random.default_rng(ss).random(20)[10:].tolist()
+        g = run.generator("numpy-pcg64", 10, spawn_key=2)
+        assert g.random(10).tolist() == x.tolist()
+        cursor = run.cursor("q", "numpy-pcg64", "uniform", spawn_key=2)
+        first, second = cursor.claim(7, worker="w"), cursor.claim(3)
+        assert (first.offset, second.offset, second.next_offset) == (0, 7, 10)
+        assert np.concatenate([first.values(), cursor.get(second.id).values()]).tolist() == (
+            np.random.default_rng(ss).random(10).tolist())
+        assert [c.id for c in cursor.claims()] == [first.id, second.id]
+        assert cursor.position() == 10
+        with pytest.raises(ValueError, match="exactly one"):
+            a.stream("numpy-pcg64", "uniform", 1, run="client-run")

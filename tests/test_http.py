@@ -277,7 +277,7 @@ def test_openapi_documents_every_endpoint_and_binary_formats(client: TestClient)
             "/v1/states/{engine}/{distribution}", "/v1/seeds", "/v1/tensors/init",
             "/v1/modules/init", "/v1/inits", "/metrics", "/v1/permutations/{engine}",
             "/v1/permutations", "/v1/samplers/distributed",
-            "/v1/samplers/dataloader", "/v1/calls"} == set(spec["paths"])
+            "/v1/samplers/dataloader", "/v1/calls", *RUN_PATHS} == set(spec["paths"])
     for path, ops in spec["paths"].items():
         for op in ops.values():
             assert op.get("summary"), path
@@ -295,6 +295,38 @@ def test_openapi_documents_every_endpoint_and_binary_formats(client: TestClient)
     for p in op["parameters"]:
         assert p.get("description") or p["schema"].get("description"), p["name"]
     assert client.get("/docs").status_code == 200
+
+
+RUN_PATHS = {"/v1/runs", "/v1/runs/{name}", "/v1/runs/{run}/cursors",
+             "/v1/runs/{run}/cursors/{cursor}", "/v1/runs/{run}/cursors/{cursor}/claims",
+             "/v1/runs/{run}/cursors/{cursor}/claims/{claim_id}", "/v1/runs/{run}/audit"}
+
+
+def test_run_endpoints_answer_valid_requests(client: TestClient) -> None:
+    """Every endpoint of runs, cursors, claims and audit, once (a temp SQLite database)."""
+    name = f"http-{random.getrandbits(64):x}"
+    cursor = {"engine": "torch-cpu", "distribution": "uniform", "spawn_key": "1"}
+    calls: list[tuple[str, str, Any, int]] = [
+        ("PUT", f"/v1/runs/{name}", {"note": "n"}, 201),
+        ("GET", f"/v1/runs/{name}", None, 200),
+        ("GET", "/v1/runs", None, 200),
+        ("PUT", f"/v1/runs/{name}/cursors/c", cursor, 201),
+        ("GET", f"/v1/runs/{name}/cursors/c", None, 200),
+        ("GET", f"/v1/runs/{name}/cursors", None, 200),
+        ("POST", f"/v1/runs/{name}/cursors/c/claims", {"count": 3, "worker": "w"}, 201),
+        ("GET", f"/v1/runs/{name}/cursors/c/claims", None, 200),
+        ("GET", f"/v1/runs/{name}/cursors/c/claims/{{id}}", None, 200),
+        ("GET", f"/v1/runs/{name}/audit", None, 200),
+        ("GET", f"/v1/seeds?run={name}", None, 200),
+        ("GET", f"/v1/states/torch-cpu/uniform?run={name}&offset=3", None, 200),
+    ]
+    claim_id = None
+    for method, path, body, status in calls:
+        resp = client.request(method, path.replace("{id}", str(claim_id)), json=body)
+        assert resp.status_code == status, (path, resp.text)
+        if path.endswith("/claims") and method == "POST":
+            claim_id = resp.json()["id"]
+            assert client.get(resp.json()["url"]).status_code == 200
 
 
 def test_requests_never_touch_global_rng_state(client: TestClient) -> None:

@@ -54,7 +54,7 @@ def test_config_replicas_are_the_compose_services() -> None:
     assert servers == [f"authority-{i}" for i in range(1, REPLICAS + 1)]
     compose = yaml.safe_load((ROOT / "deploy" / "compose.yaml").read_text())
     services = compose["services"]
-    assert set(services) == {*servers, "nginx"}
+    assert set(services) == {*servers, "nginx", "postgres"}  # postgres: docs/runs.md
     assert services["nginx"]["volumes"][0] == "./nginx/nginx.conf:/etc/nginx/nginx.conf:ro"
     assert services["nginx"]["ports"] == ["8080:8080"]
     assert "listen 8080;" in conf

@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch.utils.data import DataLoader, Dataset, get_worker_info
 
+from app.core import samplers
 from app.core.errors import InvalidParameter
 from app.core.permutations import PermutationLimits, PermutationService, torch_randperm_words
 from app.core.samplers import (
@@ -210,3 +211,34 @@ def test_distributed_refusals_name_the_parameter() -> None:
         with pytest.raises(InvalidParameter) as info:
             distributed_shard(**kwargs)
         assert info.value.parameter == parameter
+
+
+@pytest.mark.parametrize("words", [0, 1, 623, 624, 625, 40_000, 3_000_000])
+def test_jump_and_walk_reach_the_same_word(words: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Equal next outputs (over a twist); the state bytes may differ in representation."""
+    outputs = []
+    for how in ("jump", "walk"):
+        monkeypatch.setattr(samplers, "SEEK", how)
+        g = samplers.generator_at(12345, words)
+        outputs.append(torch.randint(0, 2**20, (1500,), generator=g))
+    assert torch.equal(outputs[0], outputs[1])
+
+
+@pytest.mark.parametrize("how", ["jump", "walk"])
+def test_a_far_epoch_through_each_path(how: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Epoch 700 of n = 2000 (2.8e6 words in: a jump when left to choose)."""
+    monkeypatch.setattr(samplers, "SEEK", how)
+    n, seed, target = 2000, 31, 700
+    g = torch.Generator().manual_seed(seed)
+    dataset: Any = range(n)
+    loader: DataLoader[int] = DataLoader(dataset, shuffle=True, generator=g, batch_size=n)
+    for _ in range(target):
+        for _ in loader:
+            pass
+    it = iter(loader)
+    drawn = it._base_seed
+    expected = [int(i) for batch in it for i in batch]
+    service = _service()
+    ep = loader_epoch(n, seed, target, service=service)
+    assert base_seed(ep) == drawn
+    assert _join(epoch_slice(service, ep, 0, n, I64)) == expected

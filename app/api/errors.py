@@ -19,7 +19,12 @@ def error_response(status: int, code: str, parameter: str | None, message: str) 
 
 async def _authority_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AuthorityError)
-    return error_response(exc.status, exc.code, exc.parameter, f"{exc.parameter}: {exc.reason}")
+    response = error_response(exc.status, exc.code, exc.parameter,
+                              f"{exc.parameter}: {exc.reason}")
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
 
 
 def _path(loc: list[Any]) -> str | None:

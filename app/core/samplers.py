@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 import numpy as np
 import torch
@@ -229,10 +229,15 @@ def loader_epoch(n: int, seed: int, epoch: int, num_workers: int = 0,
     return LoaderEpoch(n, seed, epoch, num_workers, persistent_workers, batch_size, drop_last)
 
 
-def _generator_at(seed: int, words: int) -> torch.Generator:
+SEEK: Literal["auto", "jump", "walk"] = "auto"
+"""How ``generator_at`` moves a generator ahead; tests force each path."""
+
+
+def generator_at(seed: int, words: int) -> torch.Generator:
     """``torch.Generator().manual_seed(seed)`` after ``words`` 32-bit outputs: drawn for a
     few, jumped for many."""
-    if words * 5.0 < jump_cost_ns(words):
+    walk = words * 5.0 < jump_cost_ns(words) if SEEK == "auto" else SEEK == "walk"
+    if walk:
         g = torch.Generator().manual_seed(seed)
         if words:
             torch.empty(words, dtype=torch.float32).uniform_(generator=g)  # 1 word each
@@ -243,7 +248,7 @@ def _generator_at(seed: int, words: int) -> torch.Generator:
 def base_seed(epoch: LoaderEpoch) -> int:
     """``_BaseDataLoaderIter._base_seed`` of the epoch: the int64 drawn by
     ``torch.empty((), dtype=torch.int64).random_(generator=loader.generator)``."""
-    g = _generator_at(epoch.seed, epoch.base_seed_at)
+    g = generator_at(epoch.seed, epoch.base_seed_at)
     return int(torch.empty((), dtype=torch.int64).random_(generator=g).item())
 
 
@@ -259,7 +264,7 @@ def epoch_order(service: PermutationService, epoch: LoaderEpoch) -> Array:
     n = epoch.n
 
     def build() -> Array:
-        g = _generator_at(epoch.seed, epoch.permutation_at)
+        g = generator_at(epoch.seed, epoch.permutation_at)
         dtype = torch.int32 if storage_dtype(n).itemsize == 4 else torch.int64
         return torch.randperm(n, generator=g, dtype=dtype).numpy()
 

@@ -7,7 +7,9 @@ from seed_authority_client.authority import (
     Stream,
 )
 from seed_authority_client.orders import IndexOrder
+from seed_authority_client.runs import Claim, Cursor, Run
 
-__all__ = ["Authority", "AuthorityError", "AuthorityUnavailable", "IndexOrder", "Stream"]
+__all__ = ["Authority", "AuthorityError", "AuthorityUnavailable", "Claim", "Cursor",
+           "IndexOrder", "Run", "Stream"]
 # AuthoritySampler (needs torch): from seed_authority_client.sampler import AuthoritySampler
 __version__ = "0.1.0"

@@ -10,13 +10,16 @@ import time
 from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import numpy as np
 import numpy.typing as npt
 
 from seed_authority_client.orders import IndexOrder
+
+if TYPE_CHECKING:
+    from seed_authority_client.runs import Run
 
 BIT_GENERATORS: dict[str, type[np.random.BitGenerator]] = {
     "numpy-pcg64": np.random.PCG64,
@@ -87,25 +90,36 @@ class Authority:
 
     # -- streams ---------------------------------------------------------------------------
 
-    def stream(self, engine: str, distribution: str, seed: int, *, dtype: str | None = None,
-               spawn_key: int | tuple[int, ...] | None = None, **params: float | int) -> Stream:
-        return Stream(self, engine, distribution, seed, dtype, spawn_key, params)
+    def run(self, name: str, *, seed: int | None = None, note: str | None = None) -> Run:
+        """The named run, created on first use (PUT /v1/runs/{name}: idempotent)."""
+        from seed_authority_client.runs import Run
 
-    def state(self, engine: str, seed: int, offset: int = 0, *, distribution: str = "uniform",
-              dtype: str | None = None, spawn_key: int | tuple[int, ...] | None = None,
+        body = {k: v for k, v in {"seed": seed, "note": note}.items() if v is not None}
+        return Run(self, self.request("PUT", f"/v1/runs/{name}", json=body).json())
+
+    def stream(self, engine: str, distribution: str, seed: int | None = None, *,
+               run: str | None = None, dtype: str | None = None,
+               spawn_key: int | tuple[int, ...] | None = None, **params: float | int) -> Stream:
+        """A remote stream, by ``seed`` or by a named ``run``'s seed."""
+        return Stream(self, engine, distribution, seed, dtype, spawn_key, params, run)
+
+    def state(self, engine: str, seed: int | None = None, offset: int = 0, *,
+              run: str | None = None, distribution: str = "uniform", dtype: str | None = None,
+              spawn_key: int | tuple[int, ...] | None = None,
               **params: float | int) -> dict[str, Any]:
         """The server's state handoff document (GET /v1/states)."""
-        query = _query(seed, dtype, spawn_key, params) | {"offset": offset}
+        query = _query(seed, dtype, spawn_key, params, run) | {"offset": offset}
         body: dict[str, Any] = self.request("GET", f"/v1/states/{engine}/{distribution}",
                                             params=query).json()
         return body
 
-    def generator(self, engine: str, seed: int, offset: int = 0, *,
-                  distribution: str = "uniform", dtype: str | None = None,
-                  spawn_key: int | tuple[int, ...] | None = None, **params: float | int) -> Any:
+    def generator(self, engine: str, seed: int | None = None, offset: int = 0, *,
+                  run: str | None = None, distribution: str = "uniform",
+                  dtype: str | None = None, spawn_key: int | tuple[int, ...] | None = None,
+                  **params: float | int) -> Any:
         """A ready local generator (np.random.RandomState, np.random.Generator,
         random.Random or torch.Generator) that continues the stream at ``offset``."""
-        doc = self.state(engine, seed, offset, distribution=distribution, dtype=dtype,
+        doc = self.state(engine, seed, offset, run=run, distribution=distribution, dtype=dtype,
                          spawn_key=spawn_key, **params)
         if doc["skip"]:
             raise ValueError(f"offset {offset} is inside a 16-element block of torch normal; "
@@ -170,16 +184,18 @@ class Authority:
 
     # -- worker seeds ----------------------------------------------------------------------
 
-    def seeds(self, seed: int, rank: int | tuple[int, ...] | None = None) -> dict[str, Any]:
+    def seeds(self, seed: int | None = None, rank: int | tuple[int, ...] | None = None, *,
+              run: str | None = None) -> dict[str, Any]:
         body: dict[str, Any] = self.request("GET", "/v1/seeds", params=_query(
-            seed, None, rank, {})).json()
+            seed, None, rank, {}, run)).json()
         return body
 
-    def seed_everything(self, seed: int, rank: int | tuple[int, ...] | None = None, *,
+    def seed_everything(self, seed: int | None = None,
+                        rank: int | tuple[int, ...] | None = None, *, run: str | None = None,
                         deterministic: bool = True) -> dict[str, Any]:
         """Seed random, numpy and torch in this process with this worker's seeds, and (with
         ``deterministic``) set torch's determinism switches; see GET /v1/seeds."""
-        doc = self.seeds(seed, rank)
+        doc = self.seeds(seed, rank, run=run)
         derived = doc["seeds"]
         random.seed(derived["python-random"])
         np.random.seed(derived["numpy-legacy"])
@@ -201,11 +217,11 @@ class Authority:
 class Stream:
     """A remote infinite sequence: index or slice it, or iterate over it in chunks."""
 
-    def __init__(self, authority: Authority, engine: str, distribution: str, seed: int,
+    def __init__(self, authority: Authority, engine: str, distribution: str, seed: int | None,
                  dtype: str | None, spawn_key: int | tuple[int, ...] | None,
-                 params: Mapping[str, float | int]) -> None:
+                 params: Mapping[str, float | int], run: str | None = None) -> None:
         self.authority, self.path = authority, f"/v1/streams/{engine}/{distribution}"
-        self.query = _query(seed, dtype, spawn_key, params)
+        self.query = _query(seed, dtype, spawn_key, params, run)
 
     def fetch(self, offset: int, count: int) -> npt.NDArray[Any]:
         """Elements [offset, offset + count), in slices of at most ``chunk``."""
@@ -284,9 +300,12 @@ def restore(engine: str, state: Any) -> Any:
     raise ValueError(f"unknown engine {engine!r}")
 
 
-def _query(seed: int, dtype: str | None, spawn_key: int | tuple[int, ...] | None,
-           params: Mapping[str, float | int]) -> dict[str, Any]:
-    query: dict[str, Any] = {"seed": seed, **params}
+def _query(seed: int | None, dtype: str | None, spawn_key: int | tuple[int, ...] | None,
+           params: Mapping[str, float | int], run: str | None = None) -> dict[str, Any]:
+    if (seed is None) == (run is None):
+        raise ValueError("give seed= or run=, exactly one")
+    query: dict[str, Any] = {"seed": seed} if run is None else {"run": run}
+    query |= params
     if dtype is not None:
         query["dtype"] = dtype
     if spawn_key is not None:

@@ -7,12 +7,13 @@ from collections.abc import Callable, Mapping
 from typing import Annotated, Any, TypeVar
 
 import torch
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
 from app.api.caching import cache_headers, etag_for, matches
 from app.api.deps import SettingsDep
 from app.api.formats import choose_format
+from app.api.runs_deps import audit, run_field, sampler_seed
 from app.api.tensor_formats import DESCRIPTIONS, MEDIA_TYPES, check_format, encode
 from app.core.errors import InvalidParameter, TooLarge
 from app.core.inits import modules as mod
@@ -73,8 +74,11 @@ def _limit(elements: int, limit: int, field: str) -> None:
 
 @router.post("/v1/tensors/init", response_model=None, responses=RESPONSES,
              summary="A tensor initialised by torch.nn.init, bit-exactly")
-def tensor_init(body: TensorInitRequest, settings: SettingsDep, format: FormatQuery = None,
-                accept: AcceptHeader = None, if_none_match: IfNoneMatch = None) -> Response:
+def tensor_init(body: TensorInitRequest, settings: SettingsDep, request: Request,
+                format: FormatQuery = None, accept: AcceptHeader = None,
+                if_none_match: IfNoneMatch = None) -> Response:
+    seed, run = sampler_seed(request, body.seed, body.run, body.allow_version_drift, None)
+    audit(request, run)
     spec = ten.INITS[body.init.value]
     if any(n < 1 for n in body.shape):
         raise InvalidParameter("shape", f"every size must be >= 1, got {body.shape}")
@@ -84,38 +88,43 @@ def tensor_init(body: TensorInitRequest, settings: SettingsDep, format: FormatQu
     _limit(elements, settings.max_init_elements, "shape")
     fmt = choose_format(format, accept, MEDIA_TYPES)
     check_format(fmt, body.dtype)
-    ident = {"kind": "tensor", "seed": body.seed, "init": spec.name, "shape": body.shape,
+    ident = {"kind": "tensor", **run_field(run), "seed": seed, "init": spec.name,
+             "shape": body.shape,
              "dtype": body.dtype, "args": {k: repr(v) for k, v in args.items()}, "format": fmt}
     etag = etag_for(ident)
     if matches(if_none_match, etag):
         return Response(status_code=304, headers=cache_headers(etag))
-    tensor = _torch_call(lambda: ten.init_tensor(spec, body.seed, body.shape, body.dtype, args),
+    tensor = _torch_call(lambda: ten.init_tensor(spec, seed, body.shape, body.dtype, args),
                          "args")
-    meta = {"seed": body.seed, "init": spec.name, "shape": body.shape, "dtype": body.dtype,
-            "args": args, "reference": ten.reference(spec, body.seed, body.shape, body.dtype, args),
+    meta = {**run_field(run), "seed": seed, "init": spec.name, "shape": body.shape,
+            "dtype": body.dtype,
+            "args": args, "reference": ten.reference(spec, seed, body.shape, body.dtype, args),
             "versions": versions()}
     return _respond(fmt, etag, meta, {"tensor": tensor}, elements)
 
 
 @router.post("/v1/modules/init", response_model=None, responses=RESPONSES,
              summary="The state_dict of nn.Sequential(*modules) after torch.manual_seed(seed)")
-def modules_init(body: ModulesInitRequest, settings: SettingsDep, format: FormatQuery = None,
-                 accept: AcceptHeader = None, if_none_match: IfNoneMatch = None) -> Response:
+def modules_init(body: ModulesInitRequest, settings: SettingsDep, request: Request,
+                 format: FormatQuery = None, accept: AcceptHeader = None,
+                 if_none_match: IfNoneMatch = None) -> Response:
+    seed, run = sampler_seed(request, body.seed, body.run, body.allow_version_drift, None)
+    audit(request, run)
     layers = mod.parse_layers(body.modules)
     elements = _torch_call(lambda: mod.count_elements(layers, body.dtype), "modules")
     _limit(elements, settings.max_init_elements, "modules")
     fmt = choose_format(format, accept, MEDIA_TYPES)
     check_format(fmt, body.dtype)
-    ident = {"kind": "modules", "seed": body.seed, "dtype": body.dtype, "format": fmt,
+    ident = {"kind": "modules", **run_field(run), "seed": seed, "dtype": body.dtype, "format": fmt,
              "modules": [{"type": layer.spec.name, **{k: repr(v) for k, v in layer.args.items()}}
                          for layer in layers]}
     etag = etag_for(ident)
     if matches(if_none_match, etag):
         return Response(status_code=304, headers=cache_headers(etag))
-    state = _torch_call(lambda: mod.build(layers, body.seed, body.dtype), "modules")
-    meta = {"seed": body.seed, "dtype": body.dtype,
+    state = _torch_call(lambda: mod.build(layers, seed, body.dtype), "modules")
+    meta = {**run_field(run), "seed": seed, "dtype": body.dtype,
             "modules": [{"type": layer.spec.name, **layer.args} for layer in layers],
-            "reference": mod.reference(layers, body.seed, body.dtype), "versions": versions()}
+            "reference": mod.reference(layers, seed, body.dtype), "versions": versions()}
     return _respond(fmt, etag, meta, state, elements)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Request
@@ -9,6 +10,7 @@ from fastapi.responses import Response
 
 from app.api.formats import DESCRIPTIONS
 from app.api.index_slices import answer, responses
+from app.api.runs_deps import audit, run_field, seed_or_run
 from app.core.permutations import (
     METHODS,
     PermutationService,
@@ -18,6 +20,7 @@ from app.core.permutations import (
     resolve_permutation,
 )
 from app.core.registry import get_engine
+from app.core.runs import engine_seed
 from app.core.streams import parse_spawn_key
 from app.schemas_shuffles import (
     PermutationEngineName,
@@ -64,18 +67,27 @@ def get_permutation(
 ) -> Response:
     service = permutation_service(request)
     key = parse_spawn_key(query.spawn_key)
-    perm = resolve_permutation(engine.value, query.n, query.seed, key, service.limits)
+    the_run = seed_or_run(request, query.seed, query.run, query.allow_version_drift)
+    if the_run is None:
+        assert query.seed is not None
+        perm = resolve_permutation(engine.value, query.n, query.seed, key, service.limits)
+    else:  # validated with seed 0, then seeded as the run's streams of this engine are
+        perm = resolve_permutation(engine.value, query.n, 0, (), service.limits)
+        seed, derived_key = engine_seed(perm.engine, the_run.seed, key)
+        perm = dataclasses.replace(perm, seed=seed, spawn_key=derived_key)
+        audit(request, the_run, spawn_key=key, offset=query.offset, count=query.count)
     offset = query.offset
     count = query.count if query.count is not None else max(perm.n - offset, 0)
     check_window(perm.n, offset, count, service.max_count)
     output_dtype(query.dtype, perm.n)
 
     def meta() -> dict[str, Any]:
-        return {"engine": perm.engine.name, "n": perm.n, "seed": perm.seed,
+        return {"engine": perm.engine.name, "n": perm.n, "seed": perm.seed, **run_field(the_run),
                 "spawn_key": list(perm.spawn_key), "draws": perm.method.draws,
                 "reference": perm.reference(offset, offset + count)}
 
-    ident = {"kind": "permutation", "engine": perm.engine.name, "n": perm.n, "seed": perm.seed,
+    ident = {"kind": "permutation", **run_field(the_run), "engine": perm.engine.name,
+             "n": perm.n, "seed": perm.seed,
              "spawn_key": list(perm.spawn_key)}
     return answer(ident, query.format, accept, if_none_match, query.dtype, offset, count,
                   perm.n, meta, lambda: service.slice(perm, offset, count, query.dtype),

@@ -10,6 +10,7 @@ from fastapi.responses import Response
 
 from app.api.index_slices import answer, responses
 from app.api.routes.permutations import AcceptHeader, IfNoneMatch, permutation_service
+from app.api.runs_deps import audit, run_field, sampler_seed
 from app.core.permutations import check_window, output_dtype
 from app.core.samplers import (
     base_seed,
@@ -45,7 +46,9 @@ router = APIRouter(prefix="/v1/samplers", tags=["samplers"])
 def get_distributed(query: Annotated[DistributedQuery, Query()], request: Request,
                     accept: AcceptHeader = None, if_none_match: IfNoneMatch = None) -> Response:
     service = permutation_service(request)
-    shard = distributed_shard(query.n, query.num_replicas, query.rank, query.seed, query.epoch,
+    seed, the_run = sampler_seed(request, query.seed, query.run, query.allow_version_drift, 0)
+    audit(request, the_run, offset=query.offset, count=query.count)
+    shard = distributed_shard(query.n, query.num_replicas, query.rank, seed, query.epoch,
                               query.shuffle, query.drop_last, service)
     offset = query.offset
     count = query.count if query.count is not None else max(shard.num_samples - offset, 0)
@@ -53,7 +56,8 @@ def get_distributed(query: Annotated[DistributedQuery, Query()], request: Reques
     out = output_dtype(query.dtype, shard.n)
 
     def meta() -> dict[str, Any]:
-        return {"n": shard.n, "num_replicas": shard.num_replicas, "rank": shard.rank,
+        return {**run_field(the_run), "n": shard.n, "num_replicas": shard.num_replicas,
+                "rank": shard.rank,
                 "seed": shard.seed, "epoch": shard.epoch, "shuffle": shard.shuffle,
                 "drop_last": shard.drop_last, "num_samples": shard.num_samples,
                 "total_size": shard.total_size,
@@ -82,7 +86,10 @@ def get_distributed(query: Annotated[DistributedQuery, Query()], request: Reques
 def get_dataloader(query: Annotated[DataLoaderQuery, Query()], request: Request,
                    accept: AcceptHeader = None, if_none_match: IfNoneMatch = None) -> Response:
     service = permutation_service(request)
-    epoch = loader_epoch(query.n, query.seed, query.epoch, query.num_workers,
+    seed, the_run = sampler_seed(request, query.seed, query.run, query.allow_version_drift,
+                                 None)
+    audit(request, the_run, offset=query.offset, count=query.count)
+    epoch = loader_epoch(query.n, seed, query.epoch, query.num_workers,
                          query.persistent_workers, query.batch_size, query.drop_last, service)
     offset = query.offset
     count = query.count if query.count is not None else max(epoch.num_samples - offset, 0)
@@ -91,7 +98,7 @@ def get_dataloader(query: Annotated[DataLoaderQuery, Query()], request: Request,
 
     def meta() -> dict[str, Any]:
         base = base_seed(epoch)
-        return {"n": epoch.n, "seed": epoch.seed, "epoch": epoch.epoch,
+        return {**run_field(the_run), "n": epoch.n, "seed": epoch.seed, "epoch": epoch.epoch,
                 "num_samples": epoch.num_samples, "base_seed": base,
                 "workers": worker_seeds(base, epoch.num_workers),
                 "words": {"base_seed_at": epoch.base_seed_at,

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
+from app.api.runs_deps import audit, seed_or_run
 from app.core.errors import InvalidParameter
 from app.core.recipes import frameworks
 from app.core.registry import ENGINES
+from app.core.runs import engine_seed
 from app.core.streams import parse_spawn_key
 from app.schemas import ErrorBody, SeedsResponse
 
@@ -41,12 +43,15 @@ RECIPE: list[tuple[str, str, str]] = [
 ]
 
 
-def derived(seed: int, spawn_key: tuple[int, ...]) -> dict[str, Any]:
+def derived(seed: int, spawn_key: tuple[int, ...], run: bool = False) -> dict[str, Any]:
+    """Per engine, the seed its generator gets; ``run``: ``seed`` is a run's 128-bit seed,
+    from which narrower engines derive theirs even with no spawn key."""
     out: dict[str, Any] = {}
     for engine in ENGINES.values():
-        value = engine.generator_seed(seed, spawn_key)
+        seed_e, key = engine_seed(engine, seed, spawn_key) if run else (seed, spawn_key)
+        value = engine.generator_seed(seed_e, key)
         if not isinstance(value, int):
-            out[engine.name] = engine.seed_expr(seed, spawn_key)
+            out[engine.name] = engine.seed_expr(seed_e, key)
         elif value > engine.seed_max:
             out[engine.name] = None
         else:
@@ -58,10 +63,18 @@ def derived(seed: int, spawn_key: tuple[int, ...]) -> dict[str, Any]:
             responses={422: {"model": ErrorBody, "description": "A parameter is invalid."}},
             summary="A worker's seeds, and how to seed everything with them")
 def get_seeds(
-    seed: Annotated[int, Query(ge=0, lt=2**128, description="The run's seed.")],
+    request: Request,
+    seed: Annotated[int | None, Query(ge=0, lt=2**128, description="The run's seed (or run=).")]
+    = None,
     spawn_key: Annotated[str | None, Query(description="The worker: comma-separated "
                                                        "non-negative integers, e.g. its rank.")]
     = None,
+    run: Annotated[str | None, Query(description="A named run (PUT /v1/runs/{name}) instead "
+                                                 "of seed=: its 128-bit seed.")] = None,
+    allow_version_drift: Annotated[bool, Query(description="With run=: answer for a run "
+                                                           "created under other library "
+                                                           "versions instead of a 409.")]
+    = False,
     rank: Annotated[int, Query(ge=0, lt=2**16, description="Global rank / process_index for "
                                                           "the framework recipes.")] = 0,
     worker_id: Annotated[int | None, Query(ge=0, lt=2**16, description="A DataLoader worker, "
@@ -76,7 +89,12 @@ def get_seeds(
     = None,
 ) -> dict[str, Any]:
     key = parse_spawn_key(spawn_key)
-    seeds = derived(seed, key)
+    the_run = seed_or_run(request, seed, run, allow_version_drift)
+    if the_run is not None:
+        seed = the_run.seed
+        audit(request, the_run, spawn_key=key)
+    assert seed is not None
+    seeds = derived(seed, key, run=the_run is not None)
     for name in ("numpy-legacy", "python-random", "torch-cpu"):
         if seeds[name] is None:
             raise InvalidParameter("seed", f"{name} takes seeds up to {ENGINES[name].seed_max}; "
@@ -89,6 +107,7 @@ def get_seeds(
                       *(s["code"] for s in steps)])
     return {
         "seed": seed,
+        **({"run": the_run.name} if the_run is not None else {}),
         "spawn_key": list(key),
         "seeds": seeds,
         "numpy_generator": f"np.random.default_rng({seeds['numpy-pcg64']})",
@@ -98,5 +117,6 @@ def get_seeds(
         "derivation": "numpy Generator engines: SeedSequence(seed, spawn_key); numpy-legacy: "
                       "SeedSequence(seed, spawn_key).generate_state(1, np.uint32)[0]; "
                       "python-random and torch-cpu: .generate_state(1, np.uint64)[0]; with no "
-                      "spawn_key, the seed itself.",
+                      "spawn_key, the seed itself, but with run= derived the same way (with an "
+                      "empty spawn key) from the run's 128-bit seed.",
     }

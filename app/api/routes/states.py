@@ -6,13 +6,14 @@ from __future__ import annotations
 import base64
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path, Query
+from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from app.api.caching import cache_headers, etag_for, matches
 from app.api.deps import ServiceDep
+from app.api.runs_deps import audit, stream_for
 from app.core.errors import InvalidParameter
-from app.core.streams import Stream, resolve
+from app.core.streams import Stream
 from app.core.versions import versions
 from app.schemas import (
     DISTRIBUTIONS_DOC,
@@ -53,11 +54,11 @@ def get_state(
     distribution: Annotated[DistributionName, Path(description=DISTRIBUTIONS_DOC)],
     query: Annotated[StateQuery, Query()],
     service: ServiceDep,
+    request: Request,
     if_none_match: Annotated[str | None, Header(description="An earlier ETag.")] = None,
 ) -> Any:
-    stream = resolve(engine.value, distribution.value, query.seed,
-                     query.dtype.value if query.dtype else None, query.params(), query.spawn_key,
-                     query.device)
+    stream, run = stream_for(request, query, engine.value, distribution.value)
+    audit(request, run, spawn_key=query.spawn_key, offset=query.offset)
     service.check_window(query.offset, 0)
     fmt = query.format or "json"
     state_spec = stream.engine.state
@@ -68,7 +69,8 @@ def get_state(
                      "distribution": stream.dist.name, "dtype": stream.dtype.name,
                      "params": {k: repr(v) for k, v in stream.params.items()},
                      "seed": stream.seed, "spawn_key": list(stream.spawn_key),
-                     "offset": query.offset, "format": fmt})
+                     "offset": query.offset, "format": fmt,
+                     **({"run": run.name} if run is not None else {})})
     if matches(if_none_match, etag):
         return Response(status_code=304, headers=cache_headers(etag))
     state, start = service.state_at(stream, query.offset)
@@ -80,6 +82,7 @@ def get_state(
                         headers=headers)
     body = {
         "engine": stream.engine.name, "distribution": stream.dist.name, "seed": stream.seed,
+        **({"run": run.name} if run is not None else {}),
         "spawn_key": list(stream.spawn_key), "offset": query.offset, "block_start": start,
         "skip": skip, "dtype": stream.dtype.name, "params": dict(stream.params), "state": state,
         "state_kind": state_spec.kind if state_spec else None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path, Query
+from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
 from app.api.caching import cache_headers, etag_for, matches
@@ -17,8 +17,9 @@ from app.api.formats import (
     encode,
     negotiate,
 )
+from app.api.runs_deps import audit, stream_for
 from app.core.registry import ENGINES
-from app.core.streams import Stream, resolve
+from app.core.streams import Stream
 from app.core.versions import versions
 from app.schemas import (
     DISTRIBUTIONS_DOC,
@@ -93,19 +94,21 @@ def get_slice(
     distribution: Annotated[DistributionName, Path(description=DISTRIBUTIONS_DOC)],
     query: Annotated[StreamQuery, Query()],
     service: ServiceDep,
+    request: Request,
     accept: Annotated[str | None, Header(description="application/json, application/x-npy "
                                                      "or application/octet-stream.")] = None,
     if_none_match: Annotated[str | None, Header(description="An ETag from an earlier "
                                                             "response: answered 304.")] = None,
 ) -> Response:
-    stream = resolve(engine.value, distribution.value, query.seed,
-                     query.dtype.value if query.dtype else None, query.params(), query.spawn_key,
-                     query.device)
+    stream, run = stream_for(request, query, engine.value, distribution.value)
     offset, count = query.offset, query.count
     service.check_window(offset, count)
     fmt = negotiate(query.format, accept)
     check_format(fmt, stream.dtype)
     etag = stream_etag(stream, offset, count, fmt)
+    if run is not None:  # the JSON body names the run
+        etag = etag_for({"slice": etag, "run": run.name})
+        audit(request, run, spawn_key=query.spawn_key, offset=offset, count=count)
     headers = {
         **cache_headers(etag),
         "X-Offset": str(offset),
@@ -121,6 +124,7 @@ def get_slice(
         "engine": stream.engine.name,
         "distribution": stream.dist.name,
         "seed": stream.seed,
+        **({"run": run.name} if run is not None else {}),
         "spawn_key": list(stream.spawn_key),
         "offset": offset,
         "count": count,

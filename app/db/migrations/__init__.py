@@ -1,0 +1,1 @@
+"""Alembic migrations of the database (``python -m app.db.migrate`` applies them)."""
