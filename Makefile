@@ -17,7 +17,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed client/pyproject.toml
-	$(PY) -m pip install --quiet -e '.[dev]' -e './client[torch]'
+	$(PY) -m pip install --quiet -e '.[dev,jax]' -e './client[torch]'
 	touch $@
 
 install: $(VENV)/.installed
@@ -39,6 +39,7 @@ test: lint typecheck pytest
 
 golden: install-dev
 	$(PY) -m scripts.make_golden
+	$(PY) -m scripts.make_jax_golden
 
 bench: install-dev
 	for b in stream_formats offsets handoff inits cuda_emulation permutations calls; do $(PY) -m bench.$$b || exit 1; done

@@ -12,5 +12,8 @@ setup(
         # the correctly rounded fused multiply-adds.
         Extension("app.core.cuda._philox", ["app/core/cuda/_philox.c"],
                   extra_compile_args=["-O3", "-ffp-contract=off"], libraries=["m"]),
+        # JAX's threefry2x32 streams and its uniform transform (fmaf/fma, no contraction).
+        Extension("app.core.jax._threefry", ["app/core/jax/_threefry.c"],
+                  extra_compile_args=["-O3", "-ffp-contract=off"], libraries=["m"]),
     ],
 )

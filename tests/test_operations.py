@@ -342,6 +342,7 @@ def test_uvicorn_logs_one_json_line_per_request(tmp_path: Path,
     assert all(r["client"] == "127.0.0.1" for r in live)
     assert not [r for r in records if r["logger"] == "uvicorn.access"]
     assert any(r["logger"].startswith("uvicorn") for r in records)  # startup, as JSON
+    assert not [r for r in records if "color_message" in r]
 
 
 def test_worker_processes_share_their_metrics(tmp_path: Path,
@@ -364,7 +365,7 @@ def test_worker_processes_share_their_metrics(tmp_path: Path,
                          status="200") == n
             assert value(samples, "seed_authority_values_total", engine="numpy-mt19937",
                          distribution="uniform") == 11 * n
-    assert len({f.name.rsplit("_", 1)[-1] for f in mp.glob("counter_*.db")}) == 2
+    assert list(mp.glob("counter_*.db"))  # the workers' values are in the shared directory
 
 
 # ---------------------------------------------------------------------------------------------
@@ -376,7 +377,7 @@ def test_tracing_is_off_by_default() -> None:
     assert tracing.install(create_app(), "off") is None
 
 
-def test_tracing_spans_carry_route_and_request_id() -> None:
+def test_tracing_spans_carry_route_and_request_id(capsys: pytest.CaptureFixture[str]) -> None:
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
@@ -399,6 +400,9 @@ def test_tracing_spans_carry_route_and_request_id() -> None:
     assert given.headers["x-request-id"] == "tr-1"
     # an id made for the span is the one the response and the log carry
     assert attrs[1]["seed_authority.request_id"] == made.headers["x-request-id"]
+    logged = {ln["request_id"]: ln.get("trace_id") for ln in log_lines(capsys.readouterr().err)
+              if ln.get("event") == "request"}
+    assert logged["tr-1"] == format(servers[0].context.trace_id, "032x")
     assert made.json()["request_id"] == made.headers["x-request-id"]
     assert 422 in (attrs[1].get("http.status_code"), attrs[1].get("http.response.status_code"))
 

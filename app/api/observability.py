@@ -57,7 +57,9 @@ def request_id_from(value: str | None) -> str:
 # ---------------------------------------------------------------------------------------------
 # Logging
 
-_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+# uvicorn adds color_message: the message again, with terminal colour codes
+_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message", "asctime", "color_message"}
 
 
 def _fields(record: logging.LogRecord) -> dict[str, Any]:
@@ -253,12 +255,24 @@ class RequestMiddleware:
         for key in ("error", "parameter", "error_message"):
             if key in state:
                 fields[key] = state[key]
+        trace_id = _trace_id()
+        if trace_id is not None:
+            fields["trace_id"] = trace_id
         if failure is not None:
             error_log.error("unhandled exception", exc_info=failure,
                             extra={"event": "exception", "route": route, "method": method})
         level = (logging.ERROR if status >= 500 else logging.WARNING if status >= 400
                  else logging.INFO)
         access_log.log(level, f"{method} {route} {status}", extra=fields)
+
+
+def _trace_id() -> str | None:
+    """The OpenTelemetry trace of this request, when tracing is on (app/api/tracing.py)."""
+    trace = sys.modules.get("opentelemetry.trace")
+    if trace is None:
+        return None
+    context = trace.get_current_span().get_span_context()
+    return format(context.trace_id, "032x") if context.is_valid else None
 
 
 def _int(value: Any) -> int | None:
