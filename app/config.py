@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     cache_bytes: int = Field(64 << 20, ge=0, description="Memory budget of the checkpoint cache.")
     max_init_elements: int = Field(
         50_000_000, gt=0, description="Most elements one tensor or module init may return.")
+    max_call_elements: int = Field(
+        10_000_000, gt=0, description="Most elements one POST /v1/calls program may make and "
+                                      "read, each call's weighted by its cost (GET /v1/calls).")
     checkpoint_interval_ms: float = Field(
         25.0, gt=0, description="A checkpoint is saved every this many ms of estimated "
                                 "generation, bounding the cost of offsets near generated ones.")

@@ -8,6 +8,7 @@ import app as package
 from app.api import docs, drift, errors, metrics, observability, security, tracing
 from app.api.admission import MemoryBudget
 from app.api.routes import (
+    calls,
     engines,
     health,
     inits,
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     application.include_router(states.router)
     application.include_router(seeds.router)
     application.include_router(inits.router)
+    application.include_router(calls.router)
     application.include_router(runs.router)
     application.include_router(permutations.router)
     application.include_router(samplers.router)

@@ -1,0 +1,122 @@
+"""``POST /v1/calls`` (replay a seeded program of library calls) and ``GET /v1/calls``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from typing import Annotated, Any
+
+import torch
+from fastapi import APIRouter, Header, Query
+from fastapi.responses import Response, StreamingResponse
+
+from app.api.deps import SettingsDep
+from app.api.formats import choose_format, json_values
+from app.api.tensor_formats import MEDIA_TYPES, dtype_of, encode, to_numpy
+from app.core.calls import MAX_CALLS, Program, parse_program
+from app.core.calls_args import REQUIRED
+from app.core.calls_whitelist import CALL_ENGINES, REFUSED
+from app.core.errors import InvalidParameter
+from app.core.versions import versions
+from app.schemas import ErrorBody
+from app.schemas_calls import (
+    CallEngineInfo,
+    CallFnInfo,
+    CallParamInfo,
+    CallsInfoResponse,
+    CallsRequest,
+    CallsResponse,
+)
+
+router = APIRouter(tags=["calls"])
+CHUNK = 1 << 20
+FORMATS: dict[str, str] = {
+    "json": "application/json: engine, seed, the reference program, versions and `results`: "
+            "per selected call its index, name, call, shape, dtype and values (flattened, "
+            "floats printed exactly).",
+    "npz": "application/x-npz: np.load(io.BytesIO(body))['r<index>'] per result (not for "
+           "bfloat16).",
+    "safetensors": "application/x-safetensors: safetensors.torch.load(body)['r<index>'] per "
+                   "result; the metadata holds engine, seed, reference and versions.",
+}
+
+_BINARY = {"schema": {"type": "string", "format": "binary"}}
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "Each selected call's result: JSON (CallsResponse), or npz / "
+                         "safetensors with one array `r<index>` per result (format= or Accept).",
+          "model": CallsResponse,
+          "content": {MEDIA_TYPES["safetensors"]: _BINARY, MEDIA_TYPES["npz"]: _BINARY}},
+    406: {"model": ErrorBody, "description": "The Accept header names no served format."},
+    413: {"model": ErrorBody, "description": "The program makes more than max_call_elements "
+                                             "elements; `parameter` names the call past it."},
+    422: {"model": ErrorBody, "description": "A call the whitelist refuses, or an argument the "
+                                             "library refuses; `parameter` names the call "
+                                             "(`calls[2].args[1]`) and `message` the reason."},
+}
+FormatQuery = Annotated[str | None, Query(
+    pattern="^(json|npz|safetensors)$",
+    description="json (default), npz or safetensors; overrides the Accept header.")]
+AcceptHeader = Annotated[str | None, Header(
+    description="application/json, application/x-npz or application/x-safetensors.")]
+
+
+@router.post("/v1/calls", response_model=None, responses=RESPONSES,
+             summary="Replay a seeded program of numpy / random / torch calls, exactly")
+def replay(body: CallsRequest, settings: SettingsDep, format: FormatQuery = None,
+           accept: AcceptHeader = None) -> Response:
+    program = parse_program(body.engine, body.seed, [c.model_dump() for c in body.calls],
+                            body.results, settings.max_call_elements)
+    fmt = choose_format(format, accept, MEDIA_TYPES)
+    results = program.run()
+    if fmt == "npz" and any(t.dtype == torch.bfloat16 for t in results.values()):
+        raise InvalidParameter("format", ".npz cannot carry bfloat16; use safetensors or json")
+    meta = {"engine": program.engine.name, "seed": program.seed,
+            "reference": program.reference(), "versions": versions()}
+    headers = {"X-Calls": str(len(program.calls)), "X-Work": str(program.work)}
+    if fmt == "json":
+        elements = sum(t.numel() for t in results.values())
+        chunks = _json(program, meta, results)
+        if elements > 1 << 18:
+            return StreamingResponse(chunks, media_type=MEDIA_TYPES[fmt], headers=headers)
+        return Response(b"".join(chunks), media_type=MEDIA_TYPES[fmt], headers=headers)
+    tensors = {program.calls[i].name: t for i, t in results.items()}
+    return Response(b"".join(encode(fmt, meta, tensors)), media_type=MEDIA_TYPES[fmt],
+                    headers=headers)
+
+
+def _json(program: Program, meta: dict[str, Any],
+          results: Mapping[int, torch.Tensor]) -> Iterator[bytes | memoryview]:
+    head = json.dumps(meta, separators=(",", ":"))
+    yield head[:-1].encode() + b',"results":['
+    for n, (index, t) in enumerate(results.items()):
+        call = program.calls[index]
+        info = {"index": index, "name": call.name, "call": call.source(program.engine.prefix),
+                "shape": list(t.shape), "dtype": dtype_of(t).name}
+        text = json.dumps(info, separators=(",", ":"))
+        yield (b"," if n else b"") + text[:-1].encode() + b',"values":'
+        flat = to_numpy(t).reshape(-1)
+        yield from json_values(dtype_of(t), (flat[j:j + CHUNK]
+                                             for j in range(0, len(flat), CHUNK)))
+        yield b"}"
+    yield b"]}"
+
+
+@router.get("/v1/calls", response_model=CallsInfoResponse,
+            summary="The functions POST /v1/calls replays, per engine, with their arguments")
+def list_calls(settings: SettingsDep) -> CallsInfoResponse:
+    return CallsInfoResponse(
+        engines=[CallEngineInfo(
+            name=e.name, seed_max=e.seed_max, doc=e.doc,
+            program=f"{e.setup.format(seed='seed')}\nr0 = {e.prefix}<fn>(...)",
+            functions=[CallFnInfo(
+                name=fn.name, varargs=fn.varargs, weight=fn.weight, returns=fn.returns,
+                params=[CallParamInfo(name=p.name, type=p.describe(), required=p.required,
+                                      default=None if p.default is REQUIRED else p.default)
+                        for p in fn.params])
+                for fn in e.functions.values()])
+            for e in CALL_ENGINES.values()],
+        refused=dict(REFUSED),
+        formats=FORMATS,
+        max_call_elements=settings.max_call_elements,
+        max_calls=MAX_CALLS,
+    )
