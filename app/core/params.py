@@ -73,6 +73,8 @@ def parse_params(dist: Distribution[Any], raw: Mapping[str, str | Number]) -> di
         value = raw.get(p.name)
         if value is None or value == "":
             if p.default is None:
+                if p.optional:
+                    continue
                 raise InvalidParameter(p.name, f"required by {dist.name}")
             out[p.name] = p.default
         else:
@@ -129,8 +131,8 @@ NORMAL_PARAMS = (
     Param("scale", "float", 1.0, "Standard deviation (>= 0)."),
 )
 INTEGER_PARAMS = (
-    Param("low", "int", None, "Lowest value (inclusive)."),
-    Param("high", "int", None, "One above the highest value (exclusive)."),
+    Param("low", "int", None, "Lowest value (inclusive).", example=0),
+    Param("high", "int", None, "One above the highest value (exclusive).", example=10),
 )
 
 SMALL_INT_BUFFER = (

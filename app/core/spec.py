@@ -22,8 +22,12 @@ class Param:
     name: str
     kind: Literal["float", "int"]
     default: Number | None
-    """None: the parameter is required."""
+    """None: the parameter is required (unless ``optional``)."""
     doc: str
+    example: Number | None = None
+    """A valid value, for documentation and tests (the default when there is one)."""
+    optional: bool = False
+    """May be left out although it has no default: the library call then omits it."""
 
 
 @dataclass(frozen=True)
@@ -98,6 +102,8 @@ class Engine(Generic[G]):
     """Facts about the equivalent local call of n elements, reported with every slice."""
     generated_on: Callable[[], str] | None = None
     """Where this process makes the engine's streams, when that varies (GPU or emulation)."""
+    refused: Mapping[str, str] = field(default_factory=dict)
+    """Library samplers this engine does not serve as streams, with the reason."""
     seed_bits: int | None = None
     """Bits of the integer seed the generator takes when a spawn key derives it
     (``SeedSequence(seed, spawn_key).generate_state(1, uint<bits>)[0]``); None: the generator

@@ -17,12 +17,13 @@ from app.schemas import DistributionInfo, EngineInfo, EnginesResponse, ParamInfo
 
 router = APIRouter(tags=["engines"])
 
-EXAMPLE_BOUNDS: dict[str, Number] = {"low": 0, "high": 10}
-
 
 def _distribution(engine: Engine[Any], dist: Distribution[Any], limits: Limits) -> DistributionInfo:
-    example = {p.name: p.default if p.default is not None else EXAMPLE_BOUNDS[p.name]
-               for p in dist.params}
+    example: dict[str, Number] = {}
+    for p in dist.params:
+        value = p.example if p.example is not None else p.default
+        if value is not None:
+            example[p.name] = value
     access = engine.access(dist)
     reach = int(limits.max_skip_ms * 1e6 / dist.cost_ns)
     reach = MAX_OFFSET if access == "direct" else reach - reach % dist.block
@@ -34,7 +35,9 @@ def _distribution(engine: Engine[Any], dist: Distribution[Any], limits: Limits) 
         default_dtype=dist.default_dtype,
         refused_dtypes=dict(dist.refused_dtypes),
         params=[ParamInfo(name=p.name, type=p.kind, default=p.default,
-                          required=p.default is None, doc=p.doc) for p in dist.params],
+                          required=p.default is None and not p.optional, doc=p.doc,
+                          example=p.example if p.example is not None else p.default)
+                for p in dist.params],
         block=dist.block,
         access=access,
         access_by_dtype=dict.fromkeys(dist.dtypes, access),
@@ -58,6 +61,7 @@ def list_engines(service: ServiceDep) -> EnginesResponse:
                 devices={k: dict(v) for k, v in e.profiles.items()},
                 generated_on=e.generated_on() if e.generated_on is not None else None,
                 distributions=[_distribution(e, d, limits) for d in e.distributions.values()],
+                refused=dict(e.refused),
             )
             for e in ENGINES.values()
         ],

@@ -16,6 +16,8 @@ import torch
 from app.core.dtypes import DType
 from app.core.errors import InvalidParameter
 from app.core.jump.mt19937 import JUMP_DOC, jump, jump_cost_ns
+from app.core.methods.torch_methods import REFUSED
+from app.core.methods.torch_methods import distributions as method_distributions
 from app.core.params import (
     INTEGER_PARAMS,
     NORMAL_PARAMS,
@@ -156,5 +158,7 @@ ENGINE: Engine[torch.Generator] = Engine(
             units=lambda p, dt: 1 if int(p["high"]) - int(p["low"]) < 2**28 else 2,
             access="direct",
             notes="r % range: 1 draw per element for ranges below 2**28, else 2; no rejection."),
+        **method_distributions(),
     },
+    refused=REFUSED,
 )
