@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import fields
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.core.permutations import PermutationLimits
 from app.core.streams import Limits
 
 
@@ -29,9 +31,30 @@ class Settings(BaseSettings):
 
     cuda: str = Field(
         "auto", pattern=r"^(auto|off|(cuda:)?[0-9]+)$",
-        description="The GPU torch-cuda streams are generated on: `auto` (cuda:0 when this "
-                    "process has CUDA), `off` (CPU emulation only, normal refused), or a "
-                    "device index / `cuda:N`.")
+        description="The GPU that engines with GPU streams generate on: `auto` (cuda:0 when "
+                    "this process has CUDA), `off` (CPU emulation only; what needs the GPU is "
+                    "refused), or a device index / `cuda:N`.")
+
+    log_format: Literal["json", "text"] = Field(
+        "json", description="Log lines as one JSON object each (containers) or as text "
+                            "(`make run` uses text).")
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", description="Least severe level logged; requests are logged at info.")
+
+    max_permutation_n: int = Field(
+        10**9, ge=0, description="Largest n of a permutation, DistributedSampler or DataLoader "
+                                 "epoch (within the permutation memory budget).")
+    permutation_cache_bytes: int = Field(
+        1 << 30, ge=0, description="Memory budget of the permutations held and being built "
+                                   "(int32 where n <= 2**31: 4 bytes per element).")
+    max_permutation_build_ms: float = Field(
+        30_000.0, gt=0, description="Most estimated time (ms) to build one permutation; "
+                                    "beyond it the request is a 422 naming n.")
+
+    def permutation_limits(self) -> PermutationLimits:
+        return PermutationLimits(max_n=self.max_permutation_n,
+                                 cache_bytes=self.permutation_cache_bytes,
+                                 max_build_ms=self.max_permutation_build_ms)
 
     def limits(self) -> Limits:
         return Limits(**{f.name: getattr(self, f.name) for f in fields(Limits)})

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import Enum
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from app.core.checkpoints import CacheStats
 from app.core.dtypes import DTYPES
 from app.core.inits.tensors import INITS
-from app.core.registry import ENGINES
+from app.core.registry import ENGINES, ParamUse, distribution_names, parameters
+from app.core.spec import Engine, Param
 from app.core.streams import Limits
 
 EngineName = Enum("EngineName", {n.replace("-", "_"): n for n in ENGINES}, type=str)  # type: ignore[misc]
@@ -22,49 +24,79 @@ DistributionName = Enum(  # type: ignore[misc]
 DTypeName = Enum("DTypeName", {d: d for d in DTYPES}, type=str)  # type: ignore[misc]
 FormatName = Literal["json", "npy", "raw"]
 
-NUMBER_DOC = (
-    "A decimal number. For `integers` an exact integer (`low` and `high` required, `high` "
-    "exclusive); for `uniform` a float (default low=0, high=1)."
-)
+RESERVED = frozenset({"seed", "spawn_key", "offset", "count", "device", "dtype", "format"})
+"""Query names of a stream request itself: no distribution parameter may take one."""
 
 
-class StreamParams(BaseModel):
+def _spawn_key_doc() -> str:
+    by_rule: dict[str, list[str]] = {}
+    for e in ENGINES.values():
+        rule = ("`SeedSequence(seed, spawn_key=...)` (spawn_key=3 is "
+                "`SeedSequence(seed).spawn(4)[3]`)" if e.seed_bits is None else
+                f"the seed `SeedSequence(seed, spawn_key).generate_state(1, "
+                f"uint{e.seed_bits})[0]`")
+        by_rule.setdefault(rule, []).append(e.name)
+    rules = "; ".join(f"{', '.join(names)}: {rule}" for rule, names in by_rule.items())
+    return ("A worker's stream: comma-separated non-negative integers, e.g. `3` or `0,5`. "
+            f"{rules}.")
+
+
+def _device_doc() -> str:
+    names = [e.name for e in ENGINES.values() if e.devices is not None]
+    presets = sorted({p for e in ENGINES.values() if e.devices for p in e.devices.profiles})
+    return (f"Only for engines whose streams depend on a device ({', '.join(names) or 'none'}): "
+            f"a named parameter preset ({', '.join(presets)}), instead of giving its "
+            "parameters one by one.")
+
+
+def _param_doc(uses: list[ParamUse]) -> str:
+    """Who takes the parameter, what it means, its kind and default, from the registry."""
+    groups: dict[tuple[Param, tuple[str, ...]], list[str]] = {}
+    for use in uses:
+        engines = () if use.every_engine else use.engines
+        groups.setdefault((use.param, engines), []).append(use.distribution)
+    parts = []
+    for (p, engines), dists in groups.items():
+        who = ", ".join(dists) + (f" ({', '.join(engines)})" if engines else "")
+        need = "required" if p.default is None else f"default {p.default!r}"
+        kind = "An exact integer" if p.kind == "int" else "A decimal number"
+        parts.append(f"{who}: {p.doc} {kind}; {need}.")
+    return " ".join(parts)
+
+
+def param_fields(engines: Mapping[str, Engine] = ENGINES) -> dict[str, Any]:
+    """pydantic field definitions, one per distribution parameter name of these engines."""
+    fields: dict[str, Any] = {}
+    for name, uses in parameters(engines).items():
+        if name in RESERVED:
+            raise ValueError(f"distribution parameter {name!r} clashes with a request field")
+        fields[name] = (str | None, Field(None, description=_param_doc(uses)))
+    return fields
+
+
+PARAM_FIELDS = param_fields()
+"""One optional query field per distribution parameter name in the registry."""
+
+
+class _StreamParams(BaseModel):
     """What names a stream and a position in it. Unknown parameters are refused."""
 
     model_config = ConfigDict(extra="forbid")
 
     seed: int = Field(description="Seed of the generator; its range depends on the engine "
                                   "(see /v1/engines).", examples=[7])
-    spawn_key: str | None = Field(
-        None, description="A worker's stream: comma-separated non-negative integers, e.g. `3` "
-                          "or `0,5`. numpy Generator engines use `SeedSequence(seed, "
-                          "spawn_key=...)` (spawn_key=3 is `SeedSequence(seed).spawn(4)[3]`); "
-                          "numpy-legacy uses the seed `SeedSequence(seed, spawn_key)."
-                          "generate_state(1, uint32)[0]`, python-random and torch-cpu "
-                          "`generate_state(1, uint64)[0]`.")
+    spawn_key: str | None = Field(None, description=_spawn_key_doc())
     offset: int = Field(0, description="Index of the first element.", ge=0)
-    device: str | None = Field(
-        None, description="torch-cuda only: the GPU whose launch grid defines the stream past "
-                          "one wave (h100-sxm, h200, a100, ...; see the README), instead of "
-                          "sms= and threads_per_sm=.")
-    sms: str | None = Field(None, description="torch-cuda only: SM count (default 132).")
-    threads_per_sm: str | None = Field(
-        None, description="torch-cuda only: max resident threads per SM (default 2048).")
+    device: str | None = Field(None, description=_device_doc())
     dtype: DTypeName | None = Field(
         None, description="Element type; default depends on the engine (see /v1/engines).")
-    low: str | None = Field(None, description=f"uniform, integers: lower bound. {NUMBER_DOC}")
-    high: str | None = Field(None, description=f"uniform, integers: upper bound (exclusive). "
-                                               f"{NUMBER_DOC}")
-    loc: str | None = Field(None, description="normal: mean (default 0).")
-    scale: str | None = Field(None, description="normal: standard deviation >= 0 (default 1).")
 
     def params(self) -> dict[str, str]:
-        raw = {"low": self.low, "high": self.high, "loc": self.loc, "scale": self.scale,
-               "sms": self.sms, "threads_per_sm": self.threads_per_sm}
-        return {k: v for k, v in raw.items() if v is not None}
+        """The distribution parameters given (by the registry's names), as text."""
+        return {k: v for k, v in self if k in PARAM_FIELDS and isinstance(v, str)}
 
 
-class StreamQuery(StreamParams):
+class _StreamQuery(_StreamParams):
     """Query parameters of a stream slice. Unknown parameters are refused."""
 
     count: int = Field(description="Number of elements; at most the configured max_count.",
@@ -73,12 +105,28 @@ class StreamQuery(StreamParams):
         None, description="json (default), npy or raw; overrides the Accept header.")
 
 
-class StateQuery(StreamParams):
+def _binary_state_doc() -> str:
+    names = [e.name for e in ENGINES.values() if e.state is not None and e.state.binary]
+    return (f"json (default); raw: the state bytes, for engines whose state is bytes "
+            f"({', '.join(names) or 'none'}).")
+
+
+class _StateQuery(_StreamParams):
     """Query parameters of a generator-state handoff. Unknown parameters are refused."""
 
-    format: Literal["json", "raw"] | None = Field(
-        None, description="json (default); raw: torch-cpu only, the state bytes for "
-                          "torch.Generator.set_state.")
+    format: Literal["json", "raw"] | None = Field(None, description=_binary_state_doc())
+
+
+if TYPE_CHECKING:
+    StreamParams = _StreamParams
+    StreamQuery = _StreamQuery
+    StateQuery = _StateQuery
+else:
+    StreamParams = create_model("StreamParams", __base__=_StreamParams, **PARAM_FIELDS)
+    StreamQuery = create_model("StreamQuery", __base__=_StreamQuery, **PARAM_FIELDS)
+    StateQuery = create_model("StateQuery", __base__=_StateQuery, **PARAM_FIELDS)
+
+DISTRIBUTIONS_DOC = f"Distribution: {', '.join(distribution_names())} (see /v1/engines)."
 
 
 class StateResponse(BaseModel):
@@ -87,14 +135,19 @@ class StateResponse(BaseModel):
     seed: int
     spawn_key: list[int]
     offset: int
-    block_start: int = Field(description="Where the state is: offset, or for torch-cpu normal "
-                                         "the start of its 16-element block.")
+    block_start: int = Field(description="Where the state is: offset, or for a distribution "
+                                         "drawn in blocks (`block` at /v1/engines) the start "
+                                         "of the offset's block.")
     skip: int = Field(description="Elements to drop after block_start: offset - block_start.")
     dtype: str
     params: dict[str, float | int]
     state: Any = Field(description="The library's own state: the np.random.set_state tuple, "
                                    "the bit generator's state dict, the random.setstate tuple, "
                                    "or torch's Generator state bytes in base64.")
+    state_kind: str | None = Field(
+        description="How to rebuild the generator from `state`: numpy.bit_generator, "
+                    "numpy.random_state, python.random or torch.generator (see "
+                    "app.core.spec.StateKind).")
     restore: str = Field(description="Python that rebuilds the generator from `state`.")
     continue_: str = Field(alias="continue", description="Python that draws on from there.")
     versions: Versions
@@ -107,7 +160,7 @@ class Versions(BaseModel):
     torch: str
     torch_cpu_capability: str = Field(
         description="CPU kernel torch dispatches to; float32/float16 uniform and normal bits of "
-                    "torch-cpu depend on it.")
+                    "torch's CPU generator depend on it.")
     cuda_device: str = Field(description="The GPU this server sees, or none.")
 
 
@@ -134,6 +187,7 @@ class ErrorBody(BaseModel):
     error: str = Field(description="invalid_parameter, limit_exceeded, not_found, not_acceptable")
     parameter: str | None = Field(description="The parameter at fault.")
     message: str
+    request_id: str | None = Field(None, description="The request's X-Request-ID, as logged.")
 
 
 class ParamInfo(BaseModel):
@@ -179,12 +233,13 @@ class EngineInfo(BaseModel):
     jump: str = Field(description="How the bit generator jumps, or `none`.")
     jump_cost_ms: float = Field(description="Estimated cost of one jump.")
     devices: dict[str, dict[str, int]] = Field(
-        description="Named parameter presets for device= (torch-cuda: GPU launch profiles).")
+        description="Named parameter presets for device= (e.g. GPU launch profiles); empty "
+                    "when the engine's streams do not depend on a device.")
     doc: str
     generated_on: str | None = Field(
-        None, description="Where this process makes the engine's streams, when that varies: "
-                          "torch-cuda `gpu: <device, SMs, threads/SM>` (the GPU's own launch "
-                          "profile; other profiles are emulated) or `cpu: Philox emulation`.")
+        None, description="Where this process makes the engine's streams, when that varies "
+                          "(e.g. `gpu: <device, SMs, threads/SM>` for the GPU's own launch "
+                          "profile, or `cpu: Philox emulation`); null otherwise.")
     distributions: list[DistributionInfo]
     refused: dict[str, str] = Field(
         default_factory=dict,
@@ -283,6 +338,11 @@ class SeedsResponse(BaseModel):
     numpy_generator: str = Field(description="The worker's np.random.default_rng call.")
     recipe: list[RecipeStep]
     code: str = Field(description="The recipe as one Python block.")
+    frameworks: dict[str, Any] = Field(
+        default_factory=dict,
+        description="What Lightning (seed_everything; pl_worker_init_function given worker_id "
+                    "and base_seed) and Accelerate (set_seed(seed, device_specific=True) at "
+                    "process_index = rank) seed random, numpy and torch with.")
     derivation: str
 
 

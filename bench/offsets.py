@@ -59,13 +59,11 @@ def naive_skip(seed: int, offset: int) -> np.ndarray:
 def jump_vs_naive(repeats: int, top: int) -> None:
     print("2. numpy-legacy uniform, 1000 values at an offset: jump vs regenerating the prefix")
     stream = resolve("numpy-legacy", "uniform", 3)
-    seek = stream.engine.seek
-    assert seek is not None
     for exp in range(4, top + 1):
         offset = 10**exp
 
         def jumped(offset: int = offset) -> np.ndarray:
-            return stream.draw(seek(3, 2 * offset), 1000)
+            return stream.seek(2 * offset).draw(1000)
 
         assert np.array_equal(jumped(), naive_skip(3, offset))
         reps = repeats if exp <= 7 else max(3, repeats // 3)

@@ -78,7 +78,6 @@ def compare_emulator(profile: dict[str, int], sizes: list[int],
     gpu.activate(None)
     svc = StreamService()
     info = ENGINES["torch-cuda"].call_info
-    assert info is not None
     cases: list[tuple[str, str, dict[str, float]]] = [
         ("uniform", dt, {"low": lo, "high": hi}) for dt in
         ("float32", "float64", "float16", "bfloat16") for lo, hi in ((0.0, 1.0), (-3.0, 7.5))]
@@ -94,7 +93,9 @@ def compare_emulator(profile: dict[str, int], sizes: list[int],
                 got = svc.slice("torch-cuda", dist, seed, 0, n, dtype, (), **full)
                 bad = bytes_differing(want, got)
                 stream = resolve("torch-cuda", dist, seed, dtype, full)
-                step = info(stream.dist, stream.params, stream.dtype, n)["cuda_offset_increment"]
+                call = info(stream.dist, stream.params, stream.dtype, n)
+                assert call is not None
+                step = call.facts["cuda_offset_increment"]
                 if step != torch_offset:
                     print(f"OFFSET {dist} {dtype} n={n}: torch {torch_offset}, ours {step}")
                     bad += 1

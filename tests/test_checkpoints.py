@@ -7,13 +7,13 @@ import threading
 from app.core.checkpoints import CheckpointCache
 
 
-def _position(cache: CheckpointCache, stream: str, position: int) -> int | None:
+def _position(cache: CheckpointCache[object], stream: str, position: int) -> int | None:
     found = cache.nearest(stream, position)
     return None if found is None else found.position
 
 
 def test_nearest_is_the_largest_position_at_or_before() -> None:
-    cache = CheckpointCache(10_000)
+    cache: CheckpointCache[object] = CheckpointCache(10_000)
     for pos in (0, 100, 50):
         cache.put("s", pos, f"state{pos}", 10)
     assert _position(cache, "s", 49) == 0
@@ -25,7 +25,7 @@ def test_nearest_is_the_largest_position_at_or_before() -> None:
 
 
 def test_a_parked_generator_goes_to_one_taker_and_is_preferred() -> None:
-    cache = CheckpointCache(10_000)
+    cache: CheckpointCache[object] = CheckpointCache(10_000)
     cache.put("s", 10, "state", 10)
     cache.put("s", 10, "generator", 10, live=True)
     first = cache.nearest("s", 12)
@@ -38,7 +38,7 @@ def test_a_parked_generator_goes_to_one_taker_and_is_preferred() -> None:
 
 
 def test_parked_generators_are_taken_once_under_contention() -> None:
-    cache = CheckpointCache(1_000_000)
+    cache: CheckpointCache[object] = CheckpointCache(1_000_000)
     for _ in range(200):
         cache.put("s", 0, object(), 10, live=True)  # replaces: one parked at a time
     cache.put("t", 5, "gen", 10, live=True)
@@ -60,7 +60,7 @@ def test_parked_generators_are_taken_once_under_contention() -> None:
 
 
 def test_memory_stays_within_budget_evicting_least_recently_used() -> None:
-    cache = CheckpointCache(1000)
+    cache: CheckpointCache[object] = CheckpointCache(1000)
     for pos in range(50):
         cache.put("s", pos, pos, 100)
         assert cache.stats().bytes <= 1000

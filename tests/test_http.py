@@ -275,7 +275,9 @@ def test_openapi_documents_every_endpoint_and_binary_formats(client: TestClient)
     spec = client.get("/openapi.json").json()
     assert {"/v1/streams/{engine}/{distribution}", "/v1/engines", "/healthz", "/readyz",
             "/v1/states/{engine}/{distribution}", "/v1/seeds", "/v1/tensors/init",
-            "/v1/modules/init", "/v1/inits"} == set(spec["paths"])
+            "/v1/modules/init", "/v1/inits", "/metrics", "/v1/permutations/{engine}",
+            "/v1/permutations", "/v1/samplers/distributed",
+            "/v1/samplers/dataloader"} == set(spec["paths"])
     for path, ops in spec["paths"].items():
         for op in ops.values():
             assert op.get("summary"), path

@@ -17,6 +17,7 @@ from app.core.errors import InvalidParameter
 from app.core.jump.mt19937 import jump
 from app.core.jump.polynomial import DEGREE, PHI_LOW_TERMS
 from app.core.registry import ENGINES
+from app.core.spec import GeneratorEngine
 from app.core.streams import Limits, StreamService, resolve
 from tests.oracle import CORE, reference, same_bits
 from tests.strategies import GPU_ONLY
@@ -75,13 +76,14 @@ def test_jump_equals_brute_force_random(engine: str, seed: int, k: int) -> None:
 
 def _check_jump(engine: str, seed: int, k: int) -> None:
     eng = ENGINES[engine]
-    assert eng.seek is not None
+    assert isinstance(eng, GeneratorEngine)
+    assert eng.access.seekable
     brute = eng.new(seed)
     if engine == "python-random":
         brute.getrandbits(32 * k) if k else None  # k words in one call
     else:
         _words(engine, brute, k)
-    jumped = eng.seek(seed, k)
+    jumped = eng.jumped(seed, k)
     assert np.array_equal(_words(engine, jumped, 3000), _words(engine, brute, 3000))
 
 
@@ -113,7 +115,8 @@ def test_huge_jumps_compose(k1: int, k2: int) -> None:
 
 
 DIRECT = [(e.name, d.name, dt) for e in ENGINES.values() for d in e.distributions.values()
-          for dt in d.dtypes if e.access(d) != "checkpointed" and (e.name, d.name) not in GPU_ONLY
+          for dt in d.dtypes
+          if e.offset_access(d) != "checkpointed" and (e.name, d.name) not in GPU_ONLY
           and d.name in CORE]
 """The service's core streams; the libraries' own methods jump in tests/test_methods.py."""
 
@@ -141,10 +144,9 @@ def test_seek_lands_on_the_element(engine: str, dist: str, dtype: str, offset: i
     if units is None:
         return
     start = offset - offset % stream.dist.block
-    assert stream.engine.seek is not None
-    gen = stream.engine.seek(seed, start * units)
+    cursor = stream.seek(start * units)
     n = stream.dist.reference_size(offset + count - start)
-    got = stream.draw(gen, n)[offset - start:offset - start + count]
+    got = cursor.draw(n)[offset - start:offset - start + count]
     expected = reference(engine, dist, seed, offset + count, dtype, dict(stream.params))[offset:]
     assert same_bits(got, expected)
 
@@ -182,11 +184,10 @@ def test_far_slices_agree_with_a_nearby_jump_and_concatenate(engine: str, dist: 
     both = StreamService().slice(engine, dist, 4242, offset - 333, 1333, dtype, **params)
     assert same_bits(np.concatenate([before, here]), both)
     stream = resolve(engine, dist, 4242, dtype, params)
-    assert stream.engine.seek is not None
     assert stream.units_per_element is not None
     back = offset - 4096 - offset % stream.dist.block
-    gen = stream.engine.seek(4242, back * stream.units_per_element)
-    forward = stream.draw(gen, 4096 + stream.dist.reference_size(offset % 16 + 1000))
+    cursor = stream.seek(back * stream.units_per_element)
+    forward = cursor.draw(4096 + stream.dist.reference_size(offset % 16 + 1000))
     assert same_bits(forward[offset - back:offset - back + 1000], here)
 
 

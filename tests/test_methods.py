@@ -93,7 +93,7 @@ def _fixed_cases() -> list[tuple[str, str, str, dict[str, Any]]]:
                 spec.check(params, DTYPES[dtype])
             except InvalidParameter:
                 continue
-            if ENGINES[engine].seek is not None and \
+            if ENGINES[engine].access.seekable and \
                     spec.units(params, DTYPES[dtype]) is not None:
                 cases.append((engine, dist, dtype, params))
     return cases
@@ -105,17 +105,14 @@ def test_fixed_word_counts_reach_offsets_by_a_jump(engine: str, dist: str, dtype
                                                    params: dict[str, Any]) -> None:
     """Where the registry says an element takes a fixed number of words, a generator
     jumped by offset * words continues exactly like one library call."""
-    eng = ENGINES[engine]
-    spec = eng.distributions[dist]
-    dt = DTYPES[dtype]
-    units = spec.units(params, dt)
+    stream = resolve(engine, dist, 99, dtype, params)
+    units = stream.units_per_element
     assert units is not None
-    assert eng.seek is not None
     far = 20_000 if engine == "python-random" else 100_000
     expected = method_reference(engine, dist, 99, far + 64, dtype, params)
     for offset in (0, 2, 10, 1000, far):
-        k = offset - offset % spec.block
-        got = spec.draw(eng.seek(99, k * units), params, dt, 64)
+        k = offset - offset % stream.dist.block
+        got = stream.seek(k * units).draw(64)
         assert same_bits(got, expected[k:k + 64]), k
     assert same_bits(StreamService().slice(engine, dist, 99, far, 64, dtype, **params),
                      expected[far:])
@@ -251,3 +248,55 @@ def test_torch_refusals_are_listed() -> None:
     refused = ENGINES["torch-cpu"].refused
     assert "bernoulli_" in refused
     assert "MKL" in refused["bernoulli_"]
+
+
+# --- over HTTP ----------------------------------------------------------------------------
+
+def test_http_serves_library_names_and_parameters(client: Any) -> None:
+    resp = client.get("/v1/streams/numpy-pcg64/gamma",
+                      params={"seed": 7, "shape": 2.5, "scale": 1.5, "offset": 2, "count": 3})
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["values"] == np.random.default_rng(7).gamma(2.5, 1.5, 5)[2:].tolist()
+    raw = client.get("/v1/streams/numpy-legacy/binomial",
+                     params={"seed": 3, "n": 20, "p": 0.25, "count": 9, "format": "raw"})
+    assert raw.content == np.random.RandomState(3).binomial(20, 0.25, 9).tobytes()
+    bad = client.get("/v1/streams/numpy-pcg64/beta", params={"seed": 1, "a": 1, "b": 0,
+                                                             "count": 1})
+    assert bad.status_code == 422
+    assert bad.json()["parameter"] == "b"
+    missing = client.get("/v1/streams/numpy-pcg64/gamma", params={"seed": 1, "count": 1})
+    assert missing.status_code == 422
+    assert missing.json()["parameter"] == "shape"
+
+
+def test_json_prints_non_finite_values_as_strings(client: Any) -> None:
+    """numpy's pareto with a tiny a overflows to inf: JSON carries it as "inf", raw as bits."""
+    query = {"seed": 7, "a": 0.001, "count": 64}
+    body = client.get("/v1/streams/numpy-pcg64/pareto", params=query).json()
+    expected = np.random.default_rng(7).pareto(0.001, 64)
+    assert np.isinf(expected).any()
+    assert "inf" in body["values"]
+    assert same_bits(np.asarray(body["values"], dtype=np.float64), expected)
+    raw = client.get("/v1/streams/numpy-pcg64/pareto", params={**query, "format": "raw"})
+    assert raw.content == expected.tobytes()
+
+
+def test_engines_lists_parameters_domains_and_refusals(client: Any) -> None:
+    engines = {e["name"]: e for e in client.get("/v1/engines").json()["engines"]}
+    gamma = {d["name"]: d for d in engines["numpy-pcg64"]["distributions"]}["gamma"]
+    shape = gamma["params"][0]
+    assert shape["name"] == "shape"
+    assert shape["required"]
+    assert ">= 0" in shape["doc"]
+    assert "rng.gamma(shape=" in gamma["reference_example"]
+    assert "bernoulli_" in engines["torch-cpu"]["refused"]
+    tri = {d["name"]: d for d in engines["python-random"]["distributions"]}["triangular"]
+    assert not tri["params"][2]["required"]
+
+
+def test_docs_tables_are_the_registry() -> None:
+    """docs/distributions.md is what scripts/make_distribution_docs.py writes from the
+    registry (run it after changing a distribution)."""
+    from scripts.make_distribution_docs import OUT, render
+
+    assert OUT.read_text() == render(), "run python -m scripts.make_distribution_docs"

@@ -105,7 +105,7 @@ def test_state_handoff_continues_the_stream(client: TestClient, engine: str, dis
     params: dict[str, Any] = {p.name: p.default for p in spec.params if p.default is not None}
     if dist == "integers":
         params["low"], params["high"] = 0, min(1000, int(DTYPES[dtype].max) + 1)
-    if ENGINES[engine].export_state is None:
+    if ENGINES[engine].state is None:
         resp = client.get(f"/v1/states/{engine}/{dist}", params={"seed": 1, **params,
                                                                  "dtype": dtype})
         assert resp.status_code == 422

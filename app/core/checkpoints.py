@@ -19,7 +19,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass
-from typing import Any
+from typing import Generic, TypeVar
 
 
 @dataclass(frozen=True)
@@ -34,26 +34,29 @@ class CacheStats:
     evictions: int
 
 
+P = TypeVar("P")
+
+
 @dataclass(frozen=True)
-class Checkpoint:
+class Checkpoint(Generic[P]):
     position: int
-    payload: Any
+    payload: P
     live: bool
 
 
 Slot = tuple[int, bool]  # (position, live): a live generator sorts after a state there
 
 
-class CheckpointCache:
+class CheckpointCache(Generic[P]):
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
         self._lock = threading.Lock()
-        self._entries: OrderedDict[tuple[Hashable, Slot], tuple[Any, int]] = OrderedDict()
+        self._entries: OrderedDict[tuple[Hashable, Slot], tuple[P, int]] = OrderedDict()
         self._slots: dict[Hashable, list[Slot]] = {}
         self._bytes = self._parked = 0
         self._hits = self._misses = self._evictions = 0
 
-    def nearest(self, stream: Hashable, position: int) -> Checkpoint | None:
+    def nearest(self, stream: Hashable, position: int) -> Checkpoint[P] | None:
         """The checkpoint of ``stream`` at the largest position <= ``position``, if any
         (a parked generator before a saved state at the same position). A parked
         generator is removed: it now belongs to the caller."""
@@ -73,7 +76,7 @@ class CheckpointCache:
                 payload = self._entries[key][0]
             return Checkpoint(slot[0], payload, slot[1])
 
-    def put(self, stream: Hashable, position: int, payload: Any, nbytes: int,
+    def put(self, stream: Hashable, position: int, payload: P, nbytes: int,
             live: bool = False) -> None:
         """Save a state (``live=False``) or park a generator that nobody uses any more."""
         if nbytes > self.max_bytes:
@@ -90,7 +93,7 @@ class CheckpointCache:
                 self._remove(next(iter(self._entries)))
                 self._evictions += 1
 
-    def _remove(self, key: tuple[Hashable, Slot]) -> Any:
+    def _remove(self, key: tuple[Hashable, Slot]) -> P:
         stream, slot = key
         payload, nbytes = self._entries.pop(key)
         self._bytes -= nbytes

@@ -11,11 +11,10 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from typing import Any
 
 from app.core.dtypes import DType
 from app.core.errors import InvalidParameter
-from app.core.spec import Distribution, Number, Param, Params
+from app.core.spec import DistributionSpec, Number, Param, Params
 
 _INT = re.compile(r"[+-]?\d+\Z")
 _FLOAT = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\Z")
@@ -61,7 +60,7 @@ def _parse(p: Param, value: str | Number) -> Number:
     return parse_int(p.name, value) if p.kind == "int" else parse_float(p.name, value)
 
 
-def parse_params(dist: Distribution[Any], raw: Mapping[str, str | Number]) -> dict[str, Number]:
+def parse_params(dist: DistributionSpec, raw: Mapping[str, str | Number]) -> dict[str, Number]:
     """Every parameter of ``dist``, parsed, with defaults filled in, in registry order."""
     names = [p.name for p in dist.params]
     for key in raw:

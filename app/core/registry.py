@@ -2,12 +2,13 @@
 
 Routes, validation, ``/v1/engines``, the golden-vector script and the tests all read
 this registry, so adding an engine means adding one module under ``app.core.engines``
-and listing it in ``ENGINES`` below.
+(a ``GeneratorEngine`` subclass, see ``app.core.spec``) and listing it in ``_ALL`` below.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 from app.core.engines import (
     numpy_generator,
@@ -17,19 +18,19 @@ from app.core.engines import (
     torch_cuda,
 )
 from app.core.errors import UnknownName
-from app.core.spec import Distribution, Engine
+from app.core.spec import DistributionSpec, Engine, Param
 
-_ALL: tuple[Engine[Any], ...] = (
+_ALL: tuple[Engine, ...] = (
     numpy_legacy.ENGINE,
     *numpy_generator.ENGINES,
     python_random.ENGINE,
     torch_cpu.ENGINE,
     torch_cuda.ENGINE,
 )
-ENGINES: dict[str, Engine[Any]] = {e.name: e for e in _ALL}
+ENGINES: dict[str, Engine] = {e.name: e for e in _ALL}
 
 
-def get_engine(name: str) -> Engine[Any]:
+def get_engine(name: str) -> Engine:
     try:
         return ENGINES[name]
     except KeyError:
@@ -37,7 +38,7 @@ def get_engine(name: str) -> Engine[Any]:
         raise UnknownName("engine", f"unknown engine {name!r}; known: {known}") from None
 
 
-def get_distribution(engine: Engine[Any], name: str) -> Distribution[Any]:
+def get_distribution(engine: Engine, name: str) -> DistributionSpec:
     try:
         return engine.distributions[name]
     except KeyError:
@@ -45,3 +46,38 @@ def get_distribution(engine: Engine[Any], name: str) -> Distribution[Any]:
         raise UnknownName(
             "distribution", f"engine {engine.name} has no distribution {name!r}; known: {known}"
         ) from None
+
+
+@dataclass(frozen=True)
+class ParamUse:
+    """One way a request parameter is used: by which distribution, of which engines."""
+
+    distribution: str
+    param: Param
+    engines: tuple[str, ...]
+    every_engine: bool
+    """Whether every engine that has this distribution takes the parameter."""
+
+
+def parameters(engines: Mapping[str, Engine] | None = None) -> dict[str, list[ParamUse]]:
+    """Every distribution parameter name the registry declares, with its uses, in first-seen
+    order: what the HTTP query model is built from."""
+    engines = ENGINES if engines is None else engines
+    by_dist: dict[str, list[str]] = {}
+    uses: dict[tuple[str, str, Param], list[str]] = {}
+    for engine in engines.values():
+        for dist in engine.distributions.values():
+            by_dist.setdefault(dist.name, []).append(engine.name)
+            for p in dist.params:
+                uses.setdefault((p.name, dist.name, p), []).append(engine.name)
+    out: dict[str, list[ParamUse]] = {}
+    for (name, dist_name, p), names in uses.items():
+        out.setdefault(name, []).append(
+            ParamUse(dist_name, p, tuple(names), len(names) == len(by_dist[dist_name])))
+    return out
+
+
+def distribution_names(engines: Mapping[str, Engine] | None = None) -> list[str]:
+    """Every distribution name, in first-seen order."""
+    engines = ENGINES if engines is None else engines
+    return list(dict.fromkeys(d for e in engines.values() for d in e.distributions))

@@ -1,10 +1,26 @@
-"""The shapes of registry entries: an engine, its distributions and their parameters."""
+"""The engine interface: what an engine is and what it can do.
+
+Split the way numpy splits ``BitGenerator`` and its subclasses:
+
+- ``Engine`` is what the registry, the slicing service, the routes and the tests see: the
+  engine's description, its distributions, explicit capability objects (``RandomAccess``,
+  ``StateExport``, ``DeviceProfiles``) and methods that hand out ``Cursor``s (a generator
+  positioned in one stream). It never names the library's generator type.
+- ``GeneratorEngine[G, S]`` is what an engine module subclasses: ``new``/``save``/``restore``
+  (and ``jumped``, ``export``, when its capabilities say so) on the library's own generator
+  ``G`` and saved state ``S``; the cursors are built here, typed by ``G`` and ``S``.
+
+``Distribution[G]`` draws from a ``G``; ``DistributionSpec`` is its description, which is
+all a caller outside the engine needs.
+"""
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Generic, Literal, TypeVar
+from types import MappingProxyType
+from typing import Generic, Literal, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -14,7 +30,13 @@ from app.core.dtypes import DType
 Number = float | int
 Params = Mapping[str, Number]
 Array = npt.NDArray[np.generic]
+JSONValue = None | bool | int | float | str | list["JSONValue"] | dict[str, "JSONValue"]
+SeedInput = int | np.random.SeedSequence
+"""What a generator is built from: an integer seed, or (numpy Generator engines with a
+spawn key) a SeedSequence."""
+StreamKey = tuple[str, str, str, tuple[tuple[str, Number], ...], int, tuple[int, ...]]
 G = TypeVar("G")
+S = TypeVar("S")
 
 
 @dataclass(frozen=True)
@@ -22,23 +44,37 @@ class Param:
     name: str
     kind: Literal["float", "int"]
     default: Number | None
-    """None: the parameter is required (unless ``optional``)."""
+    """None: the parameter is required."""
     doc: str
     example: Number | None = None
-    """A valid value, for documentation and tests (the default when there is one)."""
+    """A value to show in examples (``/v1/engines``) when the parameter is required."""
     optional: bool = False
-    """May be left out although it has no default: the library call then omits it."""
+    """May be left out although it has no default: the library call then omits it (Python's
+    ``random.triangular(low, high)`` without ``mode``)."""
+
+    @property
+    def sample(self) -> Number:
+        """A valid value for examples: the example, else the default."""
+        if self.example is not None:
+            return self.example
+        if self.default is not None:
+            return self.default
+        raise ValueError(f"parameter {self.name} needs an example (it has no default)")
 
 
-@dataclass(frozen=True)
-class Distribution(Generic[G]):
+def _no_fixed_units(params: Params, dtype: DType) -> int | None:
+    return None
+
+
+@dataclass(frozen=True, kw_only=True)
+class DistributionSpec:
+    """A distribution as described to callers (no generator type)."""
+
     name: str
     params: tuple[Param, ...]
     dtypes: tuple[str, ...]
     """dtypes offered, in a stable order."""
     default_dtype: str
-    draw: Callable[[G, Params, DType, int], Array]
-    """Draw n elements of the stream from generator G: one call of the real library."""
     call: Callable[[Params, DType, int | str], str]
     """The reference call, as Python source, for n elements (a number or a variable name)."""
     check: Callable[[Params, DType], None]
@@ -50,12 +86,13 @@ class Distribution(Generic[G]):
     refused_dtypes: Mapping[str, str] = field(default_factory=dict)
     """dtypes the library takes but the service refuses, with the reason."""
     notes: str = ""
-    units: Callable[[Params, DType], int | None] = lambda p, dt: None
+    units: Callable[[Params, DType], int | None] = _no_fixed_units
     """32-bit words of the bit generator each element consumes, when that is fixed (then
     an offset maps to a draw position and the engine's ``seek`` reaches it directly);
     None when it varies (rejection sampling): the stream is checkpointed."""
-    access: str = "checkpointed"
-    """How an offset is reached, in words, for people (``/v1/engines``, error messages)."""
+    access_with_seek: str = "checkpointed"
+    """How an offset is reached on an engine that can seek, in words, for people
+    (``/v1/engines``, error messages); ``Engine.offset_access`` says what applies."""
 
     def reference_size(self, stop: int) -> int:
         """Size of the reference call whose prefix holds elements [0, stop)."""
@@ -64,8 +101,158 @@ class Distribution(Generic[G]):
         return -(-max(stop, self.block) // self.block) * self.block
 
 
+@dataclass(frozen=True, kw_only=True)
+class Distribution(DistributionSpec, Generic[G]):
+    draw: Callable[[G, Params, DType, int], Array]
+    """Draw n elements of the stream from generator G: one call of the real library."""
+
+
+# --- capabilities ------------------------------------------------------------------------
+
+AccessKind = Literal["jump", "advance", "counter", "checkpoint-only"]
+
+
+def _free(words: int) -> float:
+    return 0.0
+
+
 @dataclass(frozen=True)
-class Engine(Generic[G]):
+class RandomAccess:
+    """How the engine reaches a far position without generating the prefix.
+
+    ``jump``: a jump polynomial (MT19937); ``advance``: the bit generator's own advance;
+    ``counter``: the position is counter arithmetic; ``checkpoint-only``: none (streams are
+    regenerated from the nearest checkpoint).
+    """
+
+    kind: AccessKind
+    doc: str
+    cost_ns: Callable[[int], float] = _free
+    """Estimated cost (ns) of a seek by so many words, to choose between a seek and the
+    nearest checkpoint."""
+
+    @property
+    def seekable(self) -> bool:
+        return self.kind != "checkpoint-only"
+
+
+CHECKPOINT_ONLY = RandomAccess("checkpoint-only", "none: streams are checkpointed")
+
+StateKind = Literal["numpy.bit_generator", "numpy.random_state", "python.random",
+                    "torch.generator"]
+"""How a client rebuilds a generator from an exported state (``seed_authority_client``):
+
+- ``numpy.bit_generator``: the dict of ``BitGenerator.state``; its ``bit_generator`` entry
+  names the numpy class; ``np.random.Generator(bitgen)``.
+- ``numpy.random_state``: ``[name, key list, pos, has_gauss, gauss]`` for
+  ``RandomState.set_state``.
+- ``python.random``: ``[version, internal list, gauss_next]`` for ``random.Random.setstate``.
+- ``torch.generator``: base64 of ``torch.Generator.get_state()`` bytes (CPU).
+"""
+
+
+@dataclass(frozen=True)
+class StateExport:
+    """The engine can hand its generator's state to a worker, who continues locally."""
+
+    kind: StateKind
+    restore_code: str
+    """Python that rebuilds the generator from ``state`` (what ``Cursor.export_state``
+    gave); the engine's ``imports`` come first."""
+    binary: bool = False
+    """The JSON state is base64 of bytes, which ``format=raw`` sends as they are."""
+
+
+@dataclass(frozen=True)
+class DeviceProfiles:
+    """The stream depends on the device that would make it: named parameter presets chosen
+    with ``device=``, and where this process makes the streams."""
+
+    profiles: Mapping[str, Mapping[str, int]]
+
+
+@dataclass(frozen=True)
+class CallInfo:
+    """Facts about the equivalent local call, reported with a slice (JSON ``local_call``)
+    and, for some, as response headers (declared in ``Engine.response_headers``)."""
+
+    facts: Mapping[str, int | str]
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+# --- streams and cursors -----------------------------------------------------------------
+
+class Cursor(ABC):
+    """A generator positioned in one stream: draws its next elements."""
+
+    @abstractmethod
+    def draw(self, n: int) -> Array:
+        """The next n elements, in the dtype's storage."""
+
+    @abstractmethod
+    def snapshot(self) -> Snapshot:
+        """A saved copy of the position, that any number of ``resume`` calls restore."""
+
+    @abstractmethod
+    def export_state(self) -> JSONValue:
+        """The generator's state in the library's own form (``Engine.state`` says which)."""
+
+
+class Snapshot(ABC):
+    """A saved position of a stream (a checkpoint)."""
+
+    @abstractmethod
+    def resume(self) -> Cursor:
+        """A new cursor at the saved position."""
+
+
+@dataclass(frozen=True)
+class Stream:
+    """One fully specified, validated infinite sequence."""
+
+    engine: Engine
+    dist: DistributionSpec
+    dtype: DType
+    params: Params
+    seed: int
+    spawn_key: tuple[int, ...] = ()
+    key: StreamKey = field(init=False, repr=False)
+    gen_seed: SeedInput = field(init=False, repr=False)
+    """What the engine's generator is built from: the seed, or the one the spawn key
+    derives."""
+
+    def __post_init__(self) -> None:
+        key = (self.engine.name, self.dist.name, self.dtype.name,
+               tuple(self.params.items()), self.seed, self.spawn_key)
+        object.__setattr__(self, "key", key)
+        object.__setattr__(self, "gen_seed", self.engine.generator_seed(self.seed,
+                                                                        self.spawn_key))
+
+    def start(self) -> Cursor:
+        """A cursor at element 0."""
+        return self.engine.start(self)
+
+    def seek(self, units: int) -> Cursor:
+        """A cursor ``units`` bit-generator words in (see ``units_per_element``)."""
+        return self.engine.seek(self, units)
+
+    def reference(self, start: int, stop: int) -> str:
+        return self.engine.reference(self.dist, self.params, self.dtype, self.seed, start, stop,
+                                     self.spawn_key)
+
+    @property
+    def units_per_element(self) -> int | None:
+        """Bit-generator words per element when fixed and the engine can seek, else None."""
+        if not self.engine.access.seekable:
+            return None
+        return self.dist.units(self.params, self.dtype)
+
+
+# --- engines ------------------------------------------------------------------------------
+
+class Engine(ABC):
+    """What the registry holds: an engine's description, capabilities and cursors."""
+
     name: str
     library: str
     bit_generator: str
@@ -74,43 +261,52 @@ class Engine(Generic[G]):
     """Python import lines the reference code needs."""
     setup: str
     """Python source that builds the generator; ``{seed}`` is replaced."""
-    new: Callable[[int], G]
-    save: Callable[[G], Any]
-    """A snapshot of the generator that ``restore`` turns back into a generator."""
-    restore: Callable[[Any], G]
+    doc: str
     state_nbytes: int
     """Approximate memory held by one saved state (for the checkpoint cache budget)."""
-    distributions: Mapping[str, Distribution[G]]
-    doc: str
-    seek: Callable[[int, int], G] | None = None
-    """A generator seeded with ``seed`` and moved ahead by ``units`` 32-bit words in
-    O(log units), or None when the bit generator has no jump."""
-    jump_cost_ns: Callable[[int], float] = lambda words: 0.0
-    """Estimated cost (ns) of a ``seek`` by so many words, to choose between a jump and the
-    nearest checkpoint."""
-    jump_doc: str = "none: streams are checkpointed"
-    export_state: Callable[[G], Any] | None = None
-    """The generator's state in the library's own form, as JSON-able values; None: the
-    library has no state a worker could continue the stream from."""
-    restore_code: str = ""
-    """Python that rebuilds the generator from ``state`` (what ``export_state`` gave)."""
-    profiles: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
-    """Named parameter presets chosen with ``device=`` (GPU models, for torch-cuda)."""
+    access: RandomAccess = CHECKPOINT_ONLY
+    state: StateExport | None = None
+    """None: the library has no state a worker could continue the stream from."""
+    devices: DeviceProfiles | None = None
     max_reference: int | None = None
     """Largest reference call (offset + count) whose elements the stream defines."""
-    call_info: Callable[[Distribution[G], Params, DType, int], dict[str, Any]] | None = None
-    """Facts about the equivalent local call of n elements, reported with every slice."""
-    generated_on: Callable[[], str] | None = None
-    """Where this process makes the engine's streams, when that varies (GPU or emulation)."""
-    refused: Mapping[str, str] = field(default_factory=dict)
-    """Library samplers this engine does not serve as streams, with the reason."""
     seed_bits: int | None = None
     """Bits of the integer seed the generator takes when a spawn key derives it
     (``SeedSequence(seed, spawn_key).generate_state(1, uint<bits>)[0]``); None: the generator
     takes the SeedSequence itself (numpy's Generator engines)."""
+    refused: Mapping[str, str] = MappingProxyType({})
+    """Samplers of the library this engine does not serve as streams, with the reason."""
+    response_headers: Mapping[str, str] = MappingProxyType({})
+    """Extra headers a slice response carries (from ``call_info``), with their meaning."""
 
-    def generator_seed(self, seed: int, spawn_key: tuple[int, ...] = ()) -> Any:
-        """What ``new`` and ``seek`` are given: the seed, or the one a spawn key derives."""
+    @property
+    @abstractmethod
+    def distributions(self) -> Mapping[str, DistributionSpec]: ...
+
+    @abstractmethod
+    def start(self, stream: Stream) -> Cursor:
+        """A cursor at element 0 of the stream."""
+
+    @abstractmethod
+    def seek(self, stream: Stream, units: int) -> Cursor:
+        """A cursor moved ahead by ``units`` bit-generator words in O(log units); only
+        called when ``access.seekable``."""
+
+    def call_info(self, dist: DistributionSpec, params: Params, dtype: DType,
+                  n: int) -> CallInfo | None:
+        """Facts about the equivalent local call of n elements, when there are any."""
+        return None
+
+    def generated_on(self) -> str | None:
+        """Where this process makes the engine's streams, when that varies."""
+        return None
+
+    def offset_access(self, dist: DistributionSpec) -> str:
+        """How an offset of ``dist`` is reached: ``direct``, ``checkpointed``, or a rule."""
+        return dist.access_with_seek if self.access.seekable else "checkpointed"
+
+    def generator_seed(self, seed: int, spawn_key: tuple[int, ...] = ()) -> SeedInput:
+        """What the generator is built from: the seed, or the one a spawn key derives."""
         if not spawn_key:
             return seed
         sequence = np.random.SeedSequence(seed, spawn_key=spawn_key)
@@ -127,10 +323,7 @@ class Engine(Generic[G]):
             return sequence
         return f"int({sequence}.generate_state(1, np.uint{self.seed_bits})[0])"
 
-    def access(self, dist: Distribution[G]) -> str:
-        return dist.access if self.seek is not None else "checkpointed"
-
-    def reference(self, dist: Distribution[G], params: Params, dtype: DType, seed: int,
+    def reference(self, dist: DistributionSpec, params: Params, dtype: DType, seed: int,
                   start: int, stop: int, spawn_key: tuple[int, ...] = ()) -> str:
         """Runnable Python that reproduces elements [start, stop) of the stream."""
         total = dist.reference_size(stop)
@@ -145,3 +338,95 @@ class Engine(Generic[G]):
         if spawn_key and "numpy" not in imports:
             imports += "\nimport numpy as np"
         return f"{imports}\n{self.setup.format(seed=self.seed_expr(seed, spawn_key))}\n"
+
+    def restore_code(self) -> str:
+        """Python that rebuilds the generator from an exported ``state``."""
+        if self.state is None:
+            return ""
+        return f"{self.imports}\n{self.state.restore_code}\n"
+
+
+def int_seed(seed: SeedInput) -> int:
+    """The integer seed of an engine that declares ``seed_bits`` (never a SeedSequence)."""
+    if not isinstance(seed, int):
+        raise TypeError("this engine takes integer seeds (it declares seed_bits)")
+    return seed
+
+
+class GeneratorEngine(Engine, Generic[G, S]):
+    """An engine whose streams come from a library generator ``G``, saved as ``S``.
+
+    A subclass gives its description as class attributes (or in ``__init__``), its
+    distributions, and ``new``/``save``/``restore``; ``jumped`` when ``access`` is seekable,
+    ``export`` when ``state`` is given.
+    """
+
+    def __init__(self, distributions: Mapping[str, Distribution[G]]) -> None:
+        self._distributions = distributions
+
+    @property
+    def distributions(self) -> Mapping[str, Distribution[G]]:
+        return self._distributions
+
+    @abstractmethod
+    def new(self, seed: SeedInput) -> G:
+        """A generator at the start of the stream."""
+
+    @abstractmethod
+    def save(self, gen: G) -> S:
+        """A snapshot of the generator that ``restore`` turns back into a generator."""
+
+    @abstractmethod
+    def restore(self, state: S) -> G:
+        """A new generator from a snapshot."""
+
+    def jumped(self, seed: SeedInput, units: int) -> G:
+        """A generator moved ahead by ``units`` 32-bit words (``access`` says how)."""
+        raise NotImplementedError(f"{self.name} cannot seek ({self.access.kind})")
+
+    def export(self, gen: G) -> JSONValue:
+        """The generator's state in the library's own form (``state.kind``)."""
+        raise NotImplementedError(f"{self.name} exports no state")
+
+    def cursor(self, stream: Stream, gen: G) -> GeneratorCursor[G, S]:
+        return GeneratorCursor(self, self._distributions[stream.dist.name], stream, gen)
+
+    def start(self, stream: Stream) -> GeneratorCursor[G, S]:
+        return self.cursor(stream, self.new(stream.gen_seed))
+
+    def seek(self, stream: Stream, units: int) -> GeneratorCursor[G, S]:
+        return self.cursor(stream, self.jumped(stream.gen_seed, units))
+
+
+class GeneratorCursor(Cursor, Generic[G, S]):
+    __slots__ = ("dist", "engine", "gen", "stream")
+
+    def __init__(self, engine: GeneratorEngine[G, S], dist: Distribution[G], stream: Stream,
+                 gen: G) -> None:
+        self.engine, self.dist, self.stream, self.gen = engine, dist, stream, gen
+
+    def draw(self, n: int) -> Array:
+        stream = self.stream
+        arr = self.dist.draw(self.gen, stream.params, stream.dtype, n)
+        if arr.dtype != stream.dtype.storage or arr.shape != (n,):
+            raise RuntimeError(f"{self.engine.name}/{self.dist.name} drew {arr.dtype}"
+                               f"{arr.shape}, expected {stream.dtype.storage}({n},)")
+        return arr
+
+    def snapshot(self) -> GeneratorSnapshot[G, S]:
+        return GeneratorSnapshot(self.engine, self.dist, self.stream, self.engine.save(self.gen))
+
+    def export_state(self) -> JSONValue:
+        return self.engine.export(self.gen)
+
+
+class GeneratorSnapshot(Snapshot, Generic[G, S]):
+    __slots__ = ("dist", "engine", "state", "stream")
+
+    def __init__(self, engine: GeneratorEngine[G, S], dist: Distribution[G], stream: Stream,
+                 state: S) -> None:
+        self.engine, self.dist, self.stream, self.state = engine, dist, stream, state
+
+    def resume(self) -> GeneratorCursor[G, S]:
+        return GeneratorCursor(self.engine, self.dist, self.stream,
+                               self.engine.restore(self.state))

@@ -9,18 +9,21 @@ restored from the nearest checkpoint that an earlier slice left behind.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 
 import numpy as np
 
 from app.core.checkpoints import Checkpoint, CheckpointCache
-from app.core.dtypes import DTYPES, DType
+from app.core.dtypes import DTYPES
 from app.core.errors import InvalidParameter, LimitExceeded
 from app.core.params import parse_int, parse_params
 from app.core.registry import ENGINES, get_distribution, get_engine
-from app.core.spec import Array, Distribution, Engine, Number
+from app.core.spec import Array, Cursor, Engine, JSONValue, Number, Snapshot, Stream
+
+__all__ = ["MAX_OFFSET", "Limits", "Stream", "StreamService", "device_params",
+           "parse_spawn_key", "resolve"]
 
 MAX_OFFSET = 2**64 - 1
 MAX_SPAWN_DEPTH = 32
@@ -41,55 +44,16 @@ class Limits:
     a generated one costs at most this much to reach."""
 
 
-@dataclass(frozen=True)
-class Stream:
-    """One fully specified, validated infinite sequence."""
-
-    engine: Engine[Any]
-    dist: Distribution[Any]
-    dtype: DType
-    params: Mapping[str, Number]
-    seed: int
-    spawn_key: tuple[int, ...] = ()
-    key: tuple[Any, ...] = field(init=False, repr=False)
-    gen_seed: Any = field(init=False, repr=False)
-    """What the engine's ``new``/``seek`` take: the seed, or the one the spawn key derives."""
-
-    def __post_init__(self) -> None:
-        key = (self.engine.name, self.dist.name, self.dtype.name,
-               tuple(self.params.items()), self.seed, self.spawn_key)
-        object.__setattr__(self, "key", key)
-        object.__setattr__(self, "gen_seed", self.engine.generator_seed(self.seed,
-                                                                        self.spawn_key))
-
-    def draw(self, gen: Any, n: int) -> Array:
-        arr = self.dist.draw(gen, self.params, self.dtype, n)
-        if arr.dtype != self.dtype.storage or arr.shape != (n,):
-            raise RuntimeError(f"{self.engine.name}/{self.dist.name} drew {arr.dtype}{arr.shape}, "
-                               f"expected {self.dtype.storage}({n},)")
-        return arr
-
-    def reference(self, start: int, stop: int) -> str:
-        return self.engine.reference(self.dist, self.params, self.dtype, self.seed, start, stop,
-                                     self.spawn_key)
-
-    @property
-    def units_per_element(self) -> int | None:
-        """Bit-generator words per element when fixed and the engine can jump, else None."""
-        if self.engine.seek is None:
-            return None
-        return self.dist.units(self.params, self.dtype)
-
-
-def device_params(engine: Engine[Any], device: str,
+def device_params(engine: Engine, device: str,
                   given: Mapping[str, str | Number]) -> dict[str, str | Number]:
     """``device=a100`` -> the engine's parameter preset of that name (torch-cuda's GPUs)."""
-    if not engine.profiles:
+    if engine.devices is None:
         raise InvalidParameter("device", f"{engine.name} streams do not depend on a device")
-    profile = engine.profiles.get(device.lower())
+    profiles = engine.devices.profiles
+    profile = profiles.get(device.lower())
     if profile is None:
         raise InvalidParameter("device", f"unknown device {device!r}; known: "
-                                         f"{', '.join(engine.profiles)}")
+                                         f"{', '.join(profiles)}")
     clash = sorted(set(profile) & set(given))
     if clash:
         raise InvalidParameter("device", f"give device= or {'/'.join(clash)}=, not both")
@@ -139,7 +103,9 @@ class StreamService:
 
     def __init__(self, limits: Limits | None = None) -> None:
         self.limits = limits or Limits()
-        self.cache = CheckpointCache(self.limits.cache_bytes)
+        self.cache: CheckpointCache[Cursor | Snapshot] = CheckpointCache(self.limits.cache_bytes)
+        self.on_jump: Callable[[str, float], None] | None = None
+        """Told (engine, seconds) after every jump-ahead: the service's metrics."""
 
     def check_window(self, offset: int, count: int) -> None:
         if not 0 <= offset <= MAX_OFFSET:
@@ -168,20 +134,20 @@ class StreamService:
         gen, start, every = self._position(stream, offset)
         return self._generate(stream, gen, start, offset, offset + count, every)
 
-    def state_at(self, stream: Stream, offset: int) -> tuple[Any, int]:
+    def state_at(self, stream: Stream, offset: int) -> tuple[JSONValue, int]:
         """A snapshot of the generator at the start of the block holding ``offset`` (the
         offset itself, but for torch normal's 16-blocks), and that block start."""
         self.check_window(offset, 0)
-        if stream.engine.export_state is None:
+        if stream.engine.state is None:
             raise InvalidParameter("engine", f"{stream.engine.name} has no generator state to "
                                              "continue from: which counter an element uses "
                                              "depends on the size of the call that makes it")
         gen, start, _ = self._position(stream, offset)
-        state = stream.engine.export_state(gen)
+        state = gen.export_state()
         self.cache.put(stream.key, start, gen, stream.engine.state_nbytes, live=True)
         return state, start
 
-    def _position(self, stream: Stream, offset: int) -> tuple[Any, int, int]:
+    def _position(self, stream: Stream, offset: int) -> tuple[Cursor, int, int]:
         block = stream.dist.block
         start = offset - offset % block
         found = self.cache.nearest(stream.key, start)
@@ -189,26 +155,30 @@ class StreamService:
         walk_ns = (start - position) * stream.dist.cost_ns
         units = stream.units_per_element
         every = self._interval(stream)
-        if units is not None and walk_ns > stream.engine.jump_cost_ns(start * units):
-            assert stream.engine.seek is not None
+        if units is not None and walk_ns > stream.engine.access.cost_ns(start * units):
             self._unpark(stream, found)
-            gen = stream.engine.seek(stream.gen_seed, start * units)
+            began = time.perf_counter()
+            gen = stream.seek(start * units)
+            if self.on_jump is not None:
+                self.on_jump(stream.engine.name, time.perf_counter() - began)
             self._save(stream, start, gen)
         else:
             if walk_ns / 1e6 > self.limits.max_skip_ms:
                 self._unpark(stream, found)
                 raise self._too_far(stream, offset, start - position, found is not None)
             if found is None:
-                gen = stream.engine.new(stream.gen_seed)
+                gen = stream.start()
+            elif isinstance(found.payload, Cursor):
+                gen = found.payload
             else:
-                gen = found.payload if found.live else stream.engine.restore(found.payload)
+                gen = found.payload.resume()
             for _ in self._draws(stream, gen, position, start, every):
                 pass
             if start > position and start % every:
                 self._save(stream, start, gen)
         return gen, start, every
 
-    def _unpark(self, stream: Stream, found: Checkpoint | None) -> None:
+    def _unpark(self, stream: Stream, found: Checkpoint[Cursor | Snapshot] | None) -> None:
         """Put back a parked generator taken from the cache but not used."""
         if found is not None and found.live:
             self.cache.put(stream.key, found.position, found.payload,
@@ -219,7 +189,7 @@ class StreamService:
         n = int(self.limits.checkpoint_interval_ms * 1e6 / stream.dist.cost_ns)
         return max(block, n - n % block)
 
-    def _draws(self, stream: Stream, gen: Any, position: int, stop: int,
+    def _draws(self, stream: Stream, gen: Cursor, position: int, stop: int,
                every: int) -> Iterator[tuple[int, Array]]:
         """Draw [position, stop) in chunks, saving a checkpoint at every multiple of
         ``every``; yield (position, values) per chunk."""
@@ -227,13 +197,13 @@ class StreamService:
         chunk = max(block, self.limits.chunk_bytes // stream.dtype.itemsize // block * block)
         while position < stop:
             n = min(chunk, stop - position, every - position % every)
-            arr = stream.draw(gen, n)
+            arr = gen.draw(n)
             yield position, arr
             position += n
             if position % every == 0:
                 self._save(stream, position, gen)
 
-    def _generate(self, stream: Stream, gen: Any, start: int, offset: int, stop: int,
+    def _generate(self, stream: Stream, gen: Cursor, start: int, offset: int, stop: int,
                   every: int) -> Iterator[Array]:
         block = stream.dist.block
         whole = max(start, stop - stop % block)
@@ -245,7 +215,7 @@ class StreamService:
             # state at its start, then draw the whole block.
             if whole % every:
                 self._save(stream, whole, gen)
-            arr = stream.draw(gen, block)
+            arr = gen.draw(block)
             yield arr[max(offset - whole, 0):stop - whole]
             end += block
         # Park the generator itself for the slice that starts where this one ended.
@@ -255,9 +225,10 @@ class StreamService:
         origin = "the nearest checkpoint" if from_checkpoint else "the seed"
         cost_ms = walk * stream.dist.cost_ns / 1e6
         direct = "; ".join(
-            f"{e.name} {d.name}" + ("" if e.access(d) == "direct" else f" ({e.access(d)})")
+            f"{e.name} {d.name}" + ("" if e.offset_access(d) == "direct"
+                                    else f" ({e.offset_access(d)})")
             for e in ENGINES.values() for d in e.distributions.values()
-            if e.access(d) != "checkpointed")
+            if e.offset_access(d) != "checkpointed")
         return LimitExceeded(
             "offset",
             f"{stream.engine.name} {stream.dist.name} has no direct access with these "
@@ -267,8 +238,8 @@ class StreamService:
             f"offset (every slice leaves checkpoints), or use a stream with direct access: "
             f"{direct}")
 
-    def _save(self, stream: Stream, position: int, gen: Any) -> None:
-        self.cache.put(stream.key, position, stream.engine.save(gen), stream.engine.state_nbytes)
+    def _save(self, stream: Stream, position: int, gen: Cursor) -> None:
+        self.cache.put(stream.key, position, gen.snapshot(), stream.engine.state_nbytes)
 
     def slice(self, engine: str, distribution: str, seed: int, offset: int, count: int,
               dtype: str | None = None, spawn_key: tuple[int, ...] = (),

@@ -6,6 +6,8 @@ from seed_authority_client.authority import (
     AuthorityUnavailable,
     Stream,
 )
+from seed_authority_client.orders import IndexOrder
 
-__all__ = ["Authority", "AuthorityError", "AuthorityUnavailable", "Stream"]
+__all__ = ["Authority", "AuthorityError", "AuthorityUnavailable", "IndexOrder", "Stream"]
+# AuthoritySampler (needs torch): from seed_authority_client.sampler import AuthoritySampler
 __version__ = "0.1.0"

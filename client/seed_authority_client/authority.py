@@ -16,6 +16,8 @@ import httpx
 import numpy as np
 import numpy.typing as npt
 
+from seed_authority_client.orders import IndexOrder
+
 BIT_GENERATORS: dict[str, type[np.random.BitGenerator]] = {
     "numpy-pcg64": np.random.PCG64,
     "numpy-pcg64dxsm": np.random.PCG64DXSM,
@@ -110,6 +112,40 @@ class Authority:
                              f"use a multiple of 16 (block starts at {doc['block_start']}), or "
                              "state() and drop the first `skip` values")
         return restore(engine, doc["state"])
+
+    # -- index orders ----------------------------------------------------------------------
+
+    def permutation(self, engine: str, n: int, seed: int, *,
+                    spawn_key: int | tuple[int, ...] | None = None) -> IndexOrder:
+        """The engine's permutation of range(n) (torch.randperm, RandomState/Generator
+        .permutation, random.shuffle), lazily: ``a.permutation("torch-cpu", n, 7)[a:b]``."""
+        query = _query(seed, None, spawn_key, {}) | {"n": n}
+        return IndexOrder(self, f"/v1/permutations/{engine}", query)
+
+    def distributed_order(self, n: int, rank: int, num_replicas: int, seed: int = 0,
+                          epoch: int = 0, *, shuffle: bool = True,
+                          drop_last: bool = False) -> IndexOrder:
+        """A rank's DistributedSampler shard of an epoch, lazily (``len`` = num_samples)."""
+        return IndexOrder(self, "/v1/samplers/distributed", {
+            "n": n, "num_replicas": num_replicas, "rank": rank, "seed": seed, "epoch": epoch,
+            "shuffle": str(shuffle).lower(), "drop_last": str(drop_last).lower()})
+
+    def distributed_indices(self, n: int, rank: int, num_replicas: int, seed: int = 0,
+                            epoch: int = 0, *, shuffle: bool = True,
+                            drop_last: bool = False) -> npt.NDArray[np.int64]:
+        """``list(DistributedSampler(range(n), num_replicas, rank, shuffle, seed, drop_last))``
+        after ``set_epoch(epoch)``, as an int64 array."""
+        order = self.distributed_order(n, rank, num_replicas, seed, epoch, shuffle=shuffle,
+                                       drop_last=drop_last)
+        return order.fetch(0, len(order))
+
+    def dataloader_epoch(self, n: int, seed: int, epoch: int = 0, *, num_workers: int = 0,
+                         persistent_workers: bool = False) -> IndexOrder:
+        """A seeded DataLoader(shuffle=True) epoch's order; ``.meta`` holds ``base_seed`` and
+        each worker's torch, random and NumPy seeds."""
+        return IndexOrder(self, "/v1/samplers/dataloader", {
+            "n": n, "seed": seed, "epoch": epoch, "num_workers": num_workers,
+            "persistent_workers": str(persistent_workers).lower()})
 
     # -- inits -----------------------------------------------------------------------------
 

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
 
 from app.api.deps import ServiceDep
 from app.api.formats import DESCRIPTIONS
 from app.core.dtypes import DTYPES
 from app.core.registry import ENGINES
-from app.core.spec import Distribution, Engine, Number
+from app.core.spec import DistributionSpec, Engine
 from app.core.streams import MAX_OFFSET, Limits
 from app.core.versions import versions
 from app.schemas import DistributionInfo, EngineInfo, EnginesResponse, ParamInfo, Versions
@@ -18,13 +16,9 @@ from app.schemas import DistributionInfo, EngineInfo, EnginesResponse, ParamInfo
 router = APIRouter(tags=["engines"])
 
 
-def _distribution(engine: Engine[Any], dist: Distribution[Any], limits: Limits) -> DistributionInfo:
-    example: dict[str, Number] = {}
-    for p in dist.params:
-        value = p.example if p.example is not None else p.default
-        if value is not None:
-            example[p.name] = value
-    access = engine.access(dist)
+def _distribution(engine: Engine, dist: DistributionSpec, limits: Limits) -> DistributionInfo:
+    example = {p.name: p.sample for p in dist.params if not p.optional}
+    access = engine.offset_access(dist)
     reach = int(limits.max_skip_ms * 1e6 / dist.cost_ns)
     reach = MAX_OFFSET if access == "direct" else reach - reach % dist.block
     if engine.max_reference is not None:
@@ -36,7 +30,7 @@ def _distribution(engine: Engine[Any], dist: Distribution[Any], limits: Limits) 
         refused_dtypes=dict(dist.refused_dtypes),
         params=[ParamInfo(name=p.name, type=p.kind, default=p.default,
                           required=p.default is None and not p.optional, doc=p.doc,
-                          example=p.example if p.example is not None else p.default)
+                          example=None if p.optional else p.sample)
                 for p in dist.params],
         block=dist.block,
         access=access,
@@ -57,9 +51,9 @@ def list_engines(service: ServiceDep) -> EnginesResponse:
             EngineInfo(
                 name=e.name, library=e.library, bit_generator=e.bit_generator, seed_min=0,
                 seed_max=e.seed_max, generator=e.setup.format(seed="seed"),
-                jump=e.jump_doc, jump_cost_ms=e.jump_cost_ns(MAX_OFFSET) / 1e6, doc=e.doc,
-                devices={k: dict(v) for k, v in e.profiles.items()},
-                generated_on=e.generated_on() if e.generated_on is not None else None,
+                jump=e.access.doc, jump_cost_ms=e.access.cost_ns(MAX_OFFSET) / 1e6, doc=e.doc,
+                devices={k: dict(v) for k, v in e.devices.profiles.items()} if e.devices else {},
+                generated_on=e.generated_on(),
                 distributions=[_distribution(e, d, limits) for d in e.distributions.values()],
                 refused=dict(e.refused),
             )

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from app.core.errors import InvalidParameter
+from app.core.recipes import frameworks
 from app.core.registry import ENGINES
 from app.core.streams import parse_spawn_key
 from app.schemas import ErrorBody, SeedsResponse
@@ -44,7 +45,7 @@ def derived(seed: int, spawn_key: tuple[int, ...]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for engine in ENGINES.values():
         value = engine.generator_seed(seed, spawn_key)
-        if engine.seed_bits is None:
+        if not isinstance(value, int):
             out[engine.name] = engine.seed_expr(seed, spawn_key)
         elif value > engine.seed_max:
             out[engine.name] = None
@@ -60,6 +61,18 @@ def get_seeds(
     seed: Annotated[int, Query(ge=0, lt=2**128, description="The run's seed.")],
     spawn_key: Annotated[str | None, Query(description="The worker: comma-separated "
                                                        "non-negative integers, e.g. its rank.")]
+    = None,
+    rank: Annotated[int, Query(ge=0, lt=2**16, description="Global rank / process_index for "
+                                                          "the framework recipes.")] = 0,
+    worker_id: Annotated[int | None, Query(ge=0, lt=2**16, description="A DataLoader worker, "
+                                                                       "for Lightning's worker "
+                                                                       "recipe (with base_seed).")]
+    = None,
+    base_seed: Annotated[int | None, Query(ge=0, lt=2**63, description="The DataLoader's base "
+                                                                      "seed (GET /v1/samplers/"
+                                                                      "dataloader, or "
+                                                                      "torch.initial_seed() - "
+                                                                      "worker_id in a worker).")]
     = None,
 ) -> dict[str, Any]:
     key = parse_spawn_key(spawn_key)
@@ -81,6 +94,7 @@ def get_seeds(
         "numpy_generator": f"np.random.default_rng({seeds['numpy-pcg64']})",
         "recipe": steps,
         "code": code + "\n",
+        "frameworks": frameworks(seed, rank, worker_id, base_seed),
         "derivation": "numpy Generator engines: SeedSequence(seed, spawn_key); numpy-legacy: "
                       "SeedSequence(seed, spawn_key).generate_state(1, np.uint32)[0]; "
                       "python-random and torch-cpu: .generate_state(1, np.uint64)[0]; with no "

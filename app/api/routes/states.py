@@ -14,7 +14,14 @@ from app.api.deps import ServiceDep
 from app.core.errors import InvalidParameter
 from app.core.streams import Stream, resolve
 from app.core.versions import versions
-from app.schemas import DistributionName, EngineName, ErrorBody, StateQuery, StateResponse
+from app.schemas import (
+    DISTRIBUTIONS_DOC,
+    DistributionName,
+    EngineName,
+    ErrorBody,
+    StateQuery,
+    StateResponse,
+)
 
 router = APIRouter(prefix="/v1/states", tags=["states"])
 
@@ -34,7 +41,8 @@ def continue_code(stream: Stream, skip: int) -> str:
     responses={
         200: {"content": {"application/octet-stream": {
             "schema": {"type": "string", "format": "binary"}}},
-            "description": "JSON, or for torch-cpu with format=raw the state bytes."},
+            "description": "JSON, or with format=raw (engines whose state is bytes) the "
+                           "state bytes."},
         304: {"description": "Not modified."},
         422: {"model": ErrorBody, "description": "A parameter is invalid; `parameter` names it."},
     },
@@ -42,7 +50,7 @@ def continue_code(stream: Stream, skip: int) -> str:
 )
 def get_state(
     engine: Annotated[EngineName, Path(description="Engine (see /v1/engines).")],
-    distribution: Annotated[DistributionName, Path(description="uniform, normal or integers.")],
+    distribution: Annotated[DistributionName, Path(description=DISTRIBUTIONS_DOC)],
     query: Annotated[StateQuery, Query()],
     service: ServiceDep,
     if_none_match: Annotated[str | None, Header(description="An earlier ETag.")] = None,
@@ -52,8 +60,10 @@ def get_state(
                      query.device)
     service.check_window(query.offset, 0)
     fmt = query.format or "json"
-    if fmt == "raw" and stream.engine.name != "torch-cpu":
-        raise InvalidParameter("format", "raw is the torch-cpu state bytes; use json")
+    state_spec = stream.engine.state
+    if fmt == "raw" and (state_spec is None or not state_spec.binary):
+        raise InvalidParameter("format", f"{stream.engine.name}'s state is not bytes (raw is "
+                                         "for engines whose state is); use json")
     etag = etag_for({"kind": "state", "engine": stream.engine.name,
                      "distribution": stream.dist.name, "dtype": stream.dtype.name,
                      "params": {k: repr(v) for k, v in stream.params.items()},
@@ -65,13 +75,15 @@ def get_state(
     skip = query.offset - start
     headers = {**cache_headers(etag), "X-Block-Start": str(start), "X-Skip": str(skip)}
     if fmt == "raw":
+        assert isinstance(state, str)
         return Response(base64.b64decode(state), media_type="application/octet-stream",
                         headers=headers)
     body = {
         "engine": stream.engine.name, "distribution": stream.dist.name, "seed": stream.seed,
         "spawn_key": list(stream.spawn_key), "offset": query.offset, "block_start": start,
         "skip": skip, "dtype": stream.dtype.name, "params": dict(stream.params), "state": state,
-        "restore": f"{stream.engine.imports}\n{stream.engine.restore_code}\n",
+        "state_kind": state_spec.kind if state_spec else None,
+        "restore": stream.engine.restore_code(),
         "continue": continue_code(stream, skip),
         "versions": versions(),
     }

@@ -17,9 +17,17 @@ from app.api.formats import (
     encode,
     negotiate,
 )
+from app.core.registry import ENGINES
 from app.core.streams import Stream, resolve
 from app.core.versions import versions
-from app.schemas import DistributionName, EngineName, ErrorBody, StreamQuery, StreamSlice
+from app.schemas import (
+    DISTRIBUTIONS_DOC,
+    DistributionName,
+    EngineName,
+    ErrorBody,
+    StreamQuery,
+    StreamSlice,
+)
 
 router = APIRouter(prefix="/v1/streams", tags=["streams"])
 
@@ -33,10 +41,7 @@ _HEADERS = {
     "X-Next-Offset": "offset + count.",
     "X-Dtype": "Element type of the values.",
     "X-Versions": "numpy, torch, python and torch CPU capability that made the values.",
-    "X-Cuda-Offset-Increment": "torch-cuda only: how far the equivalent local call (offset + "
-                               "count elements) moves the CUDA generator's Philox offset.",
-    "X-Cuda-Generated-On": "torch-cuda only: `gpu: <device>` (made on this authority's GPU) "
-                           "or `cpu: Philox emulation`.",
+    **{k: v for e in ENGINES.values() for k, v in e.response_headers.items()},
 }
 RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
@@ -50,9 +55,9 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
     406: {"model": ErrorBody, "description": "The Accept header names no served format."},
     422: {"model": ErrorBody, "description": "A parameter is invalid or over a limit; "
                                               "`parameter` names it."},
-    501: {"model": ErrorBody, "description": "torch-cuda normal on an authority without a "
-                                              "GPU: not reproducible on a CPU."},
-    503: {"model": ErrorBody, "description": "torch-cuda on a GPU authority whose GPU is out "
+    501: {"model": ErrorBody, "description": "A stream that needs hardware this authority "
+                                              "lacks (a GPU): not reproducible here."},
+    503: {"model": ErrorBody, "description": "The device that generates the stream is out "
                                               "of memory for now: retry."},
 }
 
@@ -85,7 +90,7 @@ def stream_etag(stream: Stream, offset: int, count: int, fmt: Format) -> str:
 )
 def get_slice(
     engine: Annotated[EngineName, Path(description="Engine (see /v1/engines).")],
-    distribution: Annotated[DistributionName, Path(description="uniform, normal or integers.")],
+    distribution: Annotated[DistributionName, Path(description=DISTRIBUTIONS_DOC)],
     query: Annotated[StreamQuery, Query()],
     service: ServiceDep,
     accept: Annotated[str | None, Header(description="application/json, application/x-npy "
@@ -125,11 +130,10 @@ def get_slice(
         "reference": stream.reference(offset, offset + count),
         "versions": versions(),
     }
-    if stream.engine.call_info is not None:
-        info = stream.engine.call_info(stream.dist, stream.params, stream.dtype, offset + count)
-        meta["local_call"] = info
-        headers["X-Cuda-Offset-Increment"] = str(info.get("cuda_offset_increment", ""))
-        headers["X-Cuda-Generated-On"] = str(info.get("generated_on", ""))
+    info = stream.engine.call_info(stream.dist, stream.params, stream.dtype, offset + count)
+    if info is not None:
+        meta["local_call"] = dict(info.facts)
+        headers.update(info.headers)
     body = encode(fmt, stream.dtype, count, meta, chunks)
     media_type = MEDIA_TYPES[fmt]
     if count * stream.dtype.itemsize <= service.limits.chunk_bytes:

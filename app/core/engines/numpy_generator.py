@@ -24,7 +24,17 @@ from app.core.params import (
     check_normal,
     check_uniform,
 )
-from app.core.spec import Array, Distribution, Engine, Params
+from app.core.spec import (
+    CHECKPOINT_ONLY,
+    Array,
+    Distribution,
+    GeneratorEngine,
+    JSONValue,
+    Params,
+    RandomAccess,
+    SeedInput,
+    StateExport,
+)
 
 Gen = np.random.Generator
 PCG_DOC = "the bit generator's own advance(d), d 64-bit draws; an odd 32-bit half buffered"
@@ -80,7 +90,7 @@ DISTRIBUTIONS: dict[str, Distribution[Gen]] = {
     "uniform": Distribution(
         name="uniform", params=UNIFORM_PARAMS, dtypes=("float64", "float32"),
         default_dtype="float64", draw=_uniform, call=_uniform_call, check=_check_uniform,
-        cost_ns=8, units=lambda p, dt: 1 if dt.name == "float32" else 2, access="direct",
+        cost_ns=8, units=lambda p, dt: 1 if dt.name == "float32" else 2, access_with_seek="direct",
         notes="float64: 1 draw per element. float32 (low=0, high=1 only): 32-bit halves; the "
               "spare half is part of the saved state."),
     "normal": Distribution(
@@ -105,21 +115,34 @@ def _take_low_half(bitgen: np.random.BitGenerator) -> None:
     bitgen.state = {**bitgen.state, "has_uint32": 1, "uinteger": word >> 32}
 
 
-def _seek_pcg(cls: type[np.random.BitGenerator]) -> Callable[[int, int], Gen]:
+def _jsonable(value: object) -> JSONValue:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, np.ndarray):
+        return [_jsonable(v) for v in value.tolist()]
+    if isinstance(value, np.integer):
+        return int(value)
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    raise TypeError(f"not a JSON value: {type(value).__name__}")
+
+
+Jump = Callable[[type[np.random.BitGenerator], SeedInput, int], np.random.BitGenerator]
+
+
+def _pcg(cls: type[np.random.BitGenerator], seed: SeedInput,
+         units: int) -> np.random.BitGenerator:
     """PCG64 and PCG64DXSM: advance(d) moves d 64-bit draws (2 units each)."""
-
-    def seek(seed: int, units: int) -> Gen:
-        bitgen = cls(seed)
-        draws, half = divmod(units, 2)
-        bitgen.advance(draws)  # type: ignore[attr-defined]
-        if half:
-            _take_low_half(bitgen)
-        return Gen(bitgen)
-
-    return seek
+    bitgen = cls(seed)
+    draws, half = divmod(units, 2)
+    bitgen.advance(draws)  # type: ignore[attr-defined]
+    if half:
+        _take_low_half(bitgen)
+    return bitgen
 
 
-def _seek_philox(seed: int, units: int) -> Gen:
+def _philox(cls: type[np.random.BitGenerator], seed: SeedInput,
+            units: int) -> np.random.BitGenerator:
     """Philox4x64: advance(d) moves d counter blocks of four 64-bit draws."""
     bitgen = np.random.Philox(seed)
     draws, half = divmod(units, 2)
@@ -129,76 +152,70 @@ def _seek_philox(seed: int, units: int) -> Gen:
         bitgen.random_raw(rest)
     if half:
         _take_low_half(bitgen)
-    return Gen(bitgen)
+    return bitgen
 
 
-def _seek_mt19937(seed: int, units: int) -> Gen:
+def _mt19937(cls: type[np.random.BitGenerator], seed: SeedInput,
+             units: int) -> np.random.BitGenerator:
     """MT19937 draws 32-bit words natively (no buffered half): jump by units words."""
     bitgen = np.random.MT19937(seed)
     if units:
         state = bitgen.state
         key = jump(state["state"]["key"], state["state"]["pos"], units)
         bitgen.state = {"bit_generator": "MT19937", "state": {"key": key, "pos": 1}}
-    return Gen(bitgen)
+    return bitgen
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.integer):
-        return int(value)
-    return value
+class NumpyGenerator(GeneratorEngine[Gen, dict[str, Any]]):
+    """``np.random.Generator(cls(seed))`` for one numpy bit generator class."""
 
+    library = "numpy"
+    seed_max = 2**128 - 1
+    imports = "import numpy as np"
 
-def _engine(name: str, cls: type[np.random.BitGenerator], state_nbytes: int,
-            seek: Callable[[int, int], Gen] | None,
-            jump_cost: Callable[[int], float] = lambda words: 1e5,
-            jump_doc: str = "none: streams are checkpointed", extra_doc: str = "") -> Engine[Gen]:
-    cls_name = cls.__name__
+    def __init__(self, name: str, cls: type[np.random.BitGenerator], state_nbytes: int,
+                 access: RandomAccess = CHECKPOINT_ONLY, seek: Jump | None = None,
+                 extra_doc: str = "") -> None:
+        super().__init__(DISTRIBUTIONS)
+        self.cls, self._jump = cls, seek
+        self.name, self.state_nbytes, self.access = name, state_nbytes, access
+        self.bit_generator = cls.__name__
+        self.state = StateExport("numpy.bit_generator",
+                                 f"bitgen = np.random.{cls.__name__}()\nbitgen.state = state\n"
+                                 "rng = np.random.Generator(bitgen)")
+        self.setup = f"rng = np.random.Generator(np.random.{cls.__name__}({{seed}}))" + extra_doc
+        self.doc = (f"np.random.Generator(np.random.{cls.__name__}(seed)), seeded through "
+                    "np.random.SeedSequence(seed). Seeds 0..2**128-1.")
 
-    def new(seed: int) -> Gen:
-        return Gen(cls(seed))
+    def new(self, seed: SeedInput) -> Gen:
+        return Gen(self.cls(seed))
 
-    def save(rng: Gen) -> dict[str, Any]:
+    def save(self, rng: Gen) -> dict[str, Any]:
         return dict(rng.bit_generator.state)
 
-    def restore(state: dict[str, Any]) -> Gen:
-        bitgen = cls(0)
+    def restore(self, state: dict[str, Any]) -> Gen:
+        bitgen = self.cls(0)
         bitgen.state = state
         return Gen(bitgen)
 
-    return Engine(
-        name=name,
-        library="numpy",
-        bit_generator=cls_name,
-        seed_max=2**128 - 1,
-        imports="import numpy as np",
-        setup=f"rng = np.random.Generator(np.random.{cls_name}({{seed}}))" + extra_doc,
-        new=new,
-        save=save,
-        restore=restore,
-        state_nbytes=state_nbytes,
-        seek=seek,
-        export_state=lambda rng: _jsonable(rng.bit_generator.state),
-        restore_code=f"bitgen = np.random.{cls_name}()\nbitgen.state = state\n"
-                     "rng = np.random.Generator(bitgen)",
-        jump_cost_ns=jump_cost,
-        jump_doc=jump_doc,
-        doc=f"np.random.Generator(np.random.{cls_name}(seed)), seeded through "
-            f"np.random.SeedSequence(seed). Seeds 0..2**128-1.",
-        distributions=DISTRIBUTIONS,
-    )
+    def export(self, rng: Gen) -> JSONValue:
+        return _jsonable(rng.bit_generator.state)
+
+    def jumped(self, seed: SeedInput, units: int) -> Gen:
+        if self._jump is None:
+            return super().jumped(seed, units)
+        return Gen(self._jump(self.cls, seed, units))
 
 
-ENGINES: tuple[Engine[Gen], ...] = (
-    _engine("numpy-pcg64", np.random.PCG64, 600, _seek_pcg(np.random.PCG64), jump_doc=PCG_DOC,
-            extra_doc="  # == np.random.default_rng({seed})"),
-    _engine("numpy-pcg64dxsm", np.random.PCG64DXSM, 600, _seek_pcg(np.random.PCG64DXSM),
-            jump_doc=PCG_DOC),
-    _engine("numpy-philox", np.random.Philox, 800, _seek_philox,
-            jump_doc="Philox.advance(d) moves d blocks of four 64-bit draws; the rest drawn"),
-    _engine("numpy-sfc64", np.random.SFC64, 600, None),
-    _engine("numpy-mt19937", np.random.MT19937, 3_000, _seek_mt19937, jump_cost_ns, JUMP_DOC),
+PCG = RandomAccess("advance", PCG_DOC, lambda words: 1e5)
+ENGINES: tuple[NumpyGenerator, ...] = (
+    NumpyGenerator("numpy-pcg64", np.random.PCG64, 600, PCG, _pcg,
+                   extra_doc="  # == np.random.default_rng({seed})"),
+    NumpyGenerator("numpy-pcg64dxsm", np.random.PCG64DXSM, 600, PCG, _pcg),
+    NumpyGenerator("numpy-philox", np.random.Philox, 800, RandomAccess(
+        "advance", "Philox.advance(d) moves d blocks of four 64-bit draws; the rest drawn",
+        lambda words: 1e5), _philox),
+    NumpyGenerator("numpy-sfc64", np.random.SFC64, 600),
+    NumpyGenerator("numpy-mt19937", np.random.MT19937, 3_000,
+                   RandomAccess("jump", JUMP_DOC, jump_cost_ns), _mt19937),
 )

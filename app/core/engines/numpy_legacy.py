@@ -19,42 +19,22 @@ from app.core.params import (
     check_normal,
     check_uniform,
 )
-from app.core.spec import Array, Distribution, Engine, Params
+from app.core.spec import (
+    Array,
+    Distribution,
+    GeneratorEngine,
+    JSONValue,
+    Params,
+    RandomAccess,
+    SeedInput,
+    StateExport,
+    int_seed,
+)
 
 RS = np.random.RandomState
 FLOAT64_ONLY = "RandomState makes float64 only; use a numpy Generator engine for float32"
 SMALL_INTS = {d: SMALL_INT_BUFFER.format(lib="RandomState.randint")
               for d in ("int8", "int16", "uint8", "uint16")}
-
-
-def _new(seed: int) -> RS:
-    return RS(seed)
-
-
-def _save(rs: RS) -> dict[str, Any]:
-    return rs.get_state(legacy=False)
-
-
-def _restore(state: dict[str, Any]) -> RS:
-    rs = RS(0)
-    rs.set_state(state)
-    return rs
-
-
-def _export(rs: RS) -> list[Any]:
-    state = rs.get_state(legacy=False)
-    return ["MT19937", state["state"]["key"].tolist(), int(state["state"]["pos"]),
-            int(state["has_gauss"]), float(state["gauss"])]
-
-
-def _seek(seed: int, units: int) -> RS:
-    rs = RS(seed)
-    if units:
-        st = rs.get_state(legacy=False)
-        key = jump(st["state"]["key"], st["state"]["pos"], units)
-        rs.set_state({"bit_generator": "MT19937", "state": {"key": key, "pos": 1},
-                      "has_gauss": 0, "gauss": 0.0})
-    return rs
 
 
 def _uniform(rs: RS, p: Params, dt: DType, n: int) -> Array:
@@ -72,33 +52,57 @@ def _integers(rs: RS, p: Params, dt: DType, n: int) -> Array:
 
 
 
-ENGINE: Engine[RS] = Engine(
-    name="numpy-legacy",
-    library="numpy",
-    bit_generator="MT19937 (init_genrand seeding)",
-    seed_max=2**32 - 1,
-    imports="import numpy as np",
-    setup="rs = np.random.RandomState({seed})  # == np.random.seed({seed})",
-    new=_new,
-    save=_save,
-    restore=_restore,
-    state_nbytes=3_000,
-    seek=_seek,
-    export_state=_export,
-    restore_code="rs = np.random.RandomState()\n"
-                 "rs.set_state((state[0], np.array(state[1], dtype=np.uint32), *state[2:]))",
-    seed_bits=32,
-    jump_cost_ns=jump_cost_ns,
-    jump_doc=JUMP_DOC,
-    doc="NumPy's legacy RandomState; np.random.seed(s) followed by np.random.* gives the same "
-        "stream. Seeds 0..2**32-1.",
-    distributions={
+class NumpyLegacy(GeneratorEngine[RS, dict[str, Any]]):
+    name = "numpy-legacy"
+    library = "numpy"
+    bit_generator = "MT19937 (init_genrand seeding)"
+    seed_max = 2**32 - 1
+    imports = "import numpy as np"
+    setup = "rs = np.random.RandomState({seed})  # == np.random.seed({seed})"
+    state_nbytes = 3_000
+    access = RandomAccess("jump", JUMP_DOC, jump_cost_ns)
+    state = StateExport(
+        "numpy.random_state",
+        "rs = np.random.RandomState()\n"
+        "rs.set_state((state[0], np.array(state[1], dtype=np.uint32), *state[2:]))")
+    seed_bits = 32
+    doc = ("NumPy's legacy RandomState; np.random.seed(s) followed by np.random.* gives the same "
+           "stream. Seeds 0..2**32-1.")
+
+    def new(self, seed: SeedInput) -> RS:
+        return RS(int_seed(seed))
+
+    def save(self, rs: RS) -> dict[str, Any]:
+        return rs.get_state(legacy=False)
+
+    def restore(self, state: dict[str, Any]) -> RS:
+        rs = RS(0)
+        rs.set_state(state)
+        return rs
+
+    def export(self, rs: RS) -> JSONValue:
+        state = rs.get_state(legacy=False)
+        return ["MT19937", state["state"]["key"].tolist(), int(state["state"]["pos"]),
+                int(state["has_gauss"]), float(state["gauss"])]
+
+    def jumped(self, seed: SeedInput, units: int) -> RS:
+        rs = RS(int_seed(seed))
+        if units:
+            st = rs.get_state(legacy=False)
+            key = jump(st["state"]["key"], st["state"]["pos"], units)
+            rs.set_state({"bit_generator": "MT19937", "state": {"key": key, "pos": 1},
+                          "has_gauss": 0, "gauss": 0.0})
+        return rs
+
+
+ENGINE = NumpyLegacy(
+    {
         "uniform": Distribution(
             name="uniform", params=UNIFORM_PARAMS, dtypes=("float64",), default_dtype="float64",
             draw=_uniform, check=check_uniform, cost_ns=12,
             call=lambda p, dt, n: f"rs.uniform({p['low']!r}, {p['high']!r}, {n})",
             refused_dtypes={"float32": FLOAT64_ONLY},
-            units=lambda p, dt: 2, access="direct",
+            units=lambda p, dt: 2, access_with_seek="direct",
             notes="2 draws per element."),
         "normal": Distribution(
             name="normal", params=NORMAL_PARAMS, dtypes=("float64",), default_dtype="float64",
@@ -114,8 +118,8 @@ ENGINE: Engine[RS] = Engine(
             call=lambda p, dt, n: f"rs.randint({p['low']}, {p['high']}, {n}, dtype=np.{dt.name})",
             refused_dtypes=SMALL_INTS,
             units=lambda p, dt: masked_power_of_two_words(int(p["high"]) - int(p["low"])),
-            access="direct when high - low is a power of two (no draw is rejected), "
-                   "else checkpointed",
+            access_with_seek="direct when high - low is a power of two (no draw is "
+                             "rejected), else checkpointed",
             notes="Masked rejection sampling."),
         **legacy_distributions(),
     },

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-from typing import Any
 
 import numpy as np
 
@@ -18,38 +17,21 @@ from app.core.params import (
     check_normal,
     check_uniform,
 )
-from app.core.spec import Array, Distribution, Engine, Params
+from app.core.spec import (
+    Array,
+    Distribution,
+    GeneratorEngine,
+    JSONValue,
+    Params,
+    RandomAccess,
+    SeedInput,
+    StateExport,
+    int_seed,
+)
 
 Rnd = random.Random
 FLOAT64_ONLY = "random.Random makes Python floats (float64) only"
 INT64_ONLY = "values are Python ints, served as int64"
-
-
-def _save(r: Rnd) -> tuple[int, Array, float | None]:
-    version, internal, gauss_next = r.getstate()
-    # 625 Python ints cost ~25 kB; as a uint32 array they cost 2.5 kB.
-    return version, np.array(internal, dtype=np.uint32), gauss_next
-
-
-def _restore(state: tuple[int, Array, float | None]) -> Rnd:
-    version, internal, gauss_next = state
-    r = Rnd(0)
-    r.setstate((version, tuple(internal.tolist()), gauss_next))
-    return r
-
-
-def _export(r: Rnd) -> list[Any]:
-    version, internal, gauss_next = r.getstate()
-    return [version, list(internal), gauss_next]
-
-
-def _seek(seed: int, units: int) -> Rnd:
-    r = Rnd(seed)
-    if units:
-        version, internal, _ = r.getstate()
-        key = jump(np.array(internal[:624], dtype=np.uint32), internal[624], units)
-        r.setstate((version, (*key.tolist(), 1), None))
-    return r
 
 
 def _uniform(r: Rnd, p: Params, dt: DType, n: int) -> Array:
@@ -68,32 +50,59 @@ def _integers(r: Rnd, p: Params, dt: DType, n: int) -> Array:
 
 
 
-ENGINE: Engine[Rnd] = Engine(
-    name="python-random",
-    library="python",
-    bit_generator="MT19937 (init_by_array seeding)",
-    seed_max=2**64 - 1,
-    imports="import random",
-    setup="r = random.Random({seed})  # == random.seed({seed})",
-    new=Rnd,
-    save=_save,
-    restore=_restore,
-    state_nbytes=3_000,
-    seek=_seek,
-    export_state=_export,
-    restore_code="r = random.Random()\nr.setstate((state[0], tuple(state[1]), state[2]))",
-    seed_bits=64,
-    jump_cost_ns=jump_cost_ns,
-    jump_doc=JUMP_DOC,
-    doc="Python's random module: random.Random(seed), the same stream as random.seed(seed) "
-        "followed by random.*. Seeds 0..2**64-1. One library call per element.",
-    distributions={
+State = tuple[int, Array, float | None]
+
+
+class PythonRandom(GeneratorEngine[Rnd, State]):
+    name = "python-random"
+    library = "python"
+    bit_generator = "MT19937 (init_by_array seeding)"
+    seed_max = 2**64 - 1
+    imports = "import random"
+    setup = "r = random.Random({seed})  # == random.seed({seed})"
+    state_nbytes = 3_000
+    access = RandomAccess("jump", JUMP_DOC, jump_cost_ns)
+    state = StateExport(
+        "python.random", "r = random.Random()\nr.setstate((state[0], tuple(state[1]), state[2]))")
+    seed_bits = 64
+    doc = ("Python's random module: random.Random(seed), the same stream as random.seed(seed) "
+           "followed by random.*. Seeds 0..2**64-1. One library call per element.")
+
+    def new(self, seed: SeedInput) -> Rnd:
+        return Rnd(int_seed(seed))
+
+    def save(self, r: Rnd) -> State:
+        version, internal, gauss_next = r.getstate()
+        # 625 Python ints cost ~25 kB; as a uint32 array they cost 2.5 kB.
+        return version, np.array(internal, dtype=np.uint32), gauss_next
+
+    def restore(self, state: State) -> Rnd:
+        version, internal, gauss_next = state
+        r = Rnd(0)
+        r.setstate((version, tuple(internal.tolist()), gauss_next))
+        return r
+
+    def export(self, r: Rnd) -> JSONValue:
+        version, internal, gauss_next = r.getstate()
+        return [version, list(internal), gauss_next]
+
+    def jumped(self, seed: SeedInput, units: int) -> Rnd:
+        r = Rnd(int_seed(seed))
+        if units:
+            version, internal, _ = r.getstate()
+            key = jump(np.array(internal[:624], dtype=np.uint32), internal[624], units)
+            r.setstate((version, (*key.tolist(), 1), None))
+        return r
+
+
+ENGINE = PythonRandom(
+    {
         "uniform": Distribution(
             name="uniform", params=UNIFORM_PARAMS, dtypes=("float64",), default_dtype="float64",
             draw=_uniform, check=check_uniform, cost_ns=200,
             call=lambda p, dt, n: f"[r.uniform({p['low']!r}, {p['high']!r}) for _ in range({n})]",
             refused_dtypes={"float32": FLOAT64_ONLY},
-            units=lambda p, dt: 2, access="direct",
+            units=lambda p, dt: 2, access_with_seek="direct",
             notes="random.random: 2 words per element."),
         "normal": Distribution(
             name="normal", params=NORMAL_PARAMS, dtypes=("float64",), default_dtype="float64",

@@ -15,7 +15,9 @@ on it instead; without one, normal is a 501.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from types import MappingProxyType
 
 import numpy as np
 
@@ -32,7 +34,19 @@ from app.core.params import (
     check_normal,
     check_uniform,
 )
-from app.core.spec import Array, Distribution, Engine, Param, Params
+from app.core.spec import (
+    Array,
+    CallInfo,
+    DeviceProfiles,
+    Distribution,
+    DistributionSpec,
+    GeneratorEngine,
+    Param,
+    Params,
+    RandomAccess,
+    SeedInput,
+    int_seed,
+)
 
 MAX_CALL = 2**31 - 1
 """torch splits larger tensors into 32-bit-indexed pieces, each drawing its own offset."""
@@ -208,14 +222,7 @@ def _check_normal(p: Params, dt: DType) -> None:
             "that GPU.")
 
 
-def _call_info(dist: Distribution[Position], p: Params, dt: DType, n: int) -> dict[str, object]:
-    return {"cuda_offset_increment": offset_increment(p, dt, dist.name, n) if n else 0,
-            "cuda_launch_threads": launch_threads(p, n) if n else 0,
-            "cuda_wave": wave(p), "sms": int(p["sms"]),
-            "threads_per_sm": int(p["threads_per_sm"]), "generated_on": generated_on(p)}
-
-
-def _call(method: str) -> object:
+def _call(method: str) -> Callable[[Params, DType, int | str], str]:
     def call(p: Params, dt: DType, n: int | str) -> str:
         return (f'torch.empty({n}, dtype=torch.{dt.name}, device="cuda").{method}('
                 f"{p.get('low', p.get('loc'))!r}, {p.get('high', p.get('scale'))!r}, "
@@ -228,53 +235,85 @@ def _randint_call(p: Params, dt: DType, n: int | str) -> str:
             'device="cuda", generator=g)')
 
 
-ENGINE: Engine[Position] = Engine(
-    name="torch-cuda",
-    library="torch",
-    bit_generator="Philox4x32-10 (curand): on this authority's GPU, else emulated on the CPU",
-    seed_max=2**64 - 1,
-    imports="import torch",
-    setup='g = torch.Generator("cuda").manual_seed({seed})  # on the GPU profile asked for',
-    new=lambda seed: Position(seed, 0),
-    save=lambda pos: (pos.seed, pos.index),
-    restore=lambda state: Position(*state),
-    state_nbytes=64,
-    seek=Position,
-    jump_cost_ns=lambda units: 1e3,
-    jump_doc="counter arithmetic: element i is a function of (seed, i, device profile)",
-    seed_bits=64,
-    max_reference=MAX_CALL,
-    profiles={name: {"sms": d.sms, "threads_per_sm": d.threads_per_sm}
-              for name, d in DEVICES.items()},
-    call_info=_call_info,
-    generated_on=generated_on,
-    doc="torch.Generator('cuda').manual_seed(seed) (CUDA keeps all 64 bits of the seed). "
-        "Past one launch wave (256 * SMs * threads_per_sm / 256 elements: 270,336 on "
-        "H100/H200, 221,184 on A100) values depend on the GPU: give device= or sms= and "
-        "threads_per_sm=. On an authority with CUDA, the GPU's own profile is generated on "
-        "it (set_offset to the slice's curand call); other profiles, and every profile on a "
-        "CPU-only authority, are emulated bit-exactly on the CPU for uniform and integers. "
-        "normal needs a GPU authority, for that GPU's profile.",
-    distributions={
+class TorchCuda(GeneratorEngine[Position, tuple[int, int]]):
+    name = "torch-cuda"
+    library = "torch"
+    bit_generator = ("Philox4x32-10 (curand): on this authority's GPU, else emulated on the "
+                     "CPU")
+    seed_max = 2**64 - 1
+    imports = "import torch"
+    setup = 'g = torch.Generator("cuda").manual_seed({seed})  # on the GPU profile asked for'
+    state_nbytes = 64
+    access = RandomAccess(
+        "counter", "counter arithmetic: element i is a function of (seed, i, device profile)",
+        lambda units: 1e3)
+    seed_bits = 64
+    max_reference = MAX_CALL
+    devices = DeviceProfiles({name: {"sms": d.sms, "threads_per_sm": d.threads_per_sm}
+                              for name, d in DEVICES.items()})
+    response_headers = MappingProxyType({
+        "X-Cuda-Offset-Increment": "torch-cuda only: how far the equivalent local call (offset "
+                                   "+ count elements) moves the CUDA generator's Philox offset.",
+        "X-Cuda-Generated-On": "torch-cuda only: `gpu: <device>` (made on this authority's "
+                               "GPU) or `cpu: Philox emulation`.",
+    })
+    doc = ("torch.Generator('cuda').manual_seed(seed) (CUDA keeps all 64 bits of the seed). "
+           "Past one launch wave (256 * SMs * threads_per_sm / 256 elements: 270,336 on "
+           "H100/H200, 221,184 on A100) values depend on the GPU: give device= or sms= and "
+           "threads_per_sm=. On an authority with CUDA, the GPU's own profile is generated on "
+           "it (set_offset to the slice's curand call); other profiles, and every profile on a "
+           "CPU-only authority, are emulated bit-exactly on the CPU for uniform and integers. "
+           "normal needs a GPU authority, for that GPU's profile.")
+
+    def new(self, seed: SeedInput) -> Position:
+        return Position(int_seed(seed), 0)
+
+    def save(self, pos: Position) -> tuple[int, int]:
+        return pos.seed, pos.index
+
+    def restore(self, state: tuple[int, int]) -> Position:
+        return Position(*state)
+
+    def jumped(self, seed: SeedInput, units: int) -> Position:
+        return Position(int_seed(seed), units)
+
+    def call_info(self, dist: DistributionSpec, params: Params, dtype: DType,
+                  n: int) -> CallInfo:
+        where = generated_on(params)
+        increment = offset_increment(params, dtype, dist.name, n) if n else 0
+        facts: dict[str, int | str] = {
+            "cuda_offset_increment": increment,
+            "cuda_launch_threads": launch_threads(params, n) if n else 0,
+            "cuda_wave": wave(params), "sms": int(params["sms"]),
+            "threads_per_sm": int(params["threads_per_sm"]), "generated_on": where}
+        return CallInfo(facts, {"X-Cuda-Offset-Increment": str(increment),
+                                "X-Cuda-Generated-On": where})
+
+    def generated_on(self) -> str:
+        return generated_on()
+
+
+ENGINE = TorchCuda(
+    {
         "uniform": Distribution(
             name="uniform", params=UNIFORM_PARAMS + DEVICE_PARAMS, dtypes=FLOATS,
             default_dtype="float32", draw=_uniform, check=_check_uniform, cost_ns=60,
-            call=_call("uniform_"),  # type: ignore[arg-type]
-            units=lambda p, dt: 1, access="direct",
+            call=_call("uniform_"),
+            units=lambda p, dt: 1, access_with_seek="direct",
             notes="curand_uniform4 (float, half, bfloat16) or curand_uniform2_double, then "
                   "fma(rand, to - from, from); a value equal to `to` becomes `from`."),
         "normal": Distribution(
             name="normal", params=NORMAL_PARAMS + DEVICE_PARAMS, dtypes=FLOATS,
             default_dtype="float32", draw=_normal, check=_check_normal, cost_ns=60,
-            call=_call("normal_"),  # type: ignore[arg-type]
-            units=lambda p, dt: 1, access="direct",
+            call=_call("normal_"),
+            units=lambda p, dt: 1, access_with_seek="direct",
             notes="Generated on this authority's GPU, for that GPU's own launch profile (a 422 "
                   "naming `device` for another); not reproducible on a CPU (501 on a "
                   "CPU-only authority)."),
         "integers": Distribution(
             name="integers", params=INTEGER_PARAMS + DEVICE_PARAMS, dtypes=INTS,
             default_dtype="int64", draw=_integers, check=_check_integers, cost_ns=60,
-            call=_randint_call, units=lambda p, dt: 1, access="direct",
+            call=_randint_call, units=lambda p, dt: 1, access_with_seek="direct",
             notes="(rand % range) + low: 32-bit words below a range of 2**28, else 64-bit."),
     },
 )

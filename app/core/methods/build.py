@@ -20,5 +20,6 @@ def distribution(*, name: str, params: Any, dtypes: tuple[str, ...],
                  refused_dtypes: Mapping[str, str], block: int = 1) -> Distribution[Any]:
     return Distribution(
         name=name, params=tuple(params), dtypes=dtypes, default_dtype=dtypes[0], draw=draw,
-        call=call, check=check, cost_ns=cost_ns, units=units, access=access, notes=notes,
+        call=call, check=check, cost_ns=cost_ns, units=units, access_with_seek=access,
+        notes=notes,
         refused_dtypes=dict(refused_dtypes), block=block)
