@@ -6,6 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
+LOG_FORMAT ?= text
 
 .PHONY: run test install install-dev lint typecheck pytest golden bench clean
 
@@ -23,7 +24,7 @@ install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
 run: install
-	$(PY) -m uvicorn app.main:app --host $(HOST) --port $(PORT)
+	SEED_AUTHORITY_LOG_FORMAT=$(LOG_FORMAT) $(PY) -m uvicorn app.main:app --host $(HOST) --port $(PORT)
 
 lint: install-dev
 	$(PY) -m ruff check .

@@ -40,6 +40,9 @@ class Settings(BaseSettings):
                             "(`make run` uses text).")
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         "info", description="Least severe level logged; requests are logged at info.")
+    tracing: Literal["off", "otlp", "console"] = Field(
+        "off", description="OpenTelemetry spans: off, otlp (OTEL_EXPORTER_OTLP_* variables) "
+                           "or console; needs the `tracing` extra.")
 
     max_permutation_n: int = Field(
         10**9, ge=0, description="Largest n of a permutation, DistributedSampler or DataLoader "

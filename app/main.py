@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 import app as package
-from app.api import docs, errors, metrics, observability
+from app.api import docs, errors, metrics, observability, tracing
 from app.api.routes import (
     engines,
     health,
@@ -62,6 +62,7 @@ def _install_operations(application: FastAPI, settings: Settings) -> None:
     application.add_middleware(observability.RequestMiddleware, on_done=sync)
     application.include_router(metrics.router)
     docs.install(application)
+    tracing.install(application, settings.tracing)
 
 
 app = create_app()

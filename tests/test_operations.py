@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from app.api import metrics
+from app.api import metrics, tracing
 from app.config import Settings
 from app.core.versions import versions
 from app.main import create_app
@@ -365,3 +365,46 @@ def test_worker_processes_share_their_metrics(tmp_path: Path,
             assert value(samples, "seed_authority_values_total", engine="numpy-mt19937",
                          distribution="uniform") == 11 * n
     assert len({f.name.rsplit("_", 1)[-1] for f in mp.glob("counter_*.db")}) == 2
+
+
+# ---------------------------------------------------------------------------------------------
+# Tracing (the optional extra, installed with the dev tools)
+
+
+def test_tracing_is_off_by_default() -> None:
+    assert Settings().tracing == "off"
+    assert tracing.install(create_app(), "off") is None
+
+
+def test_tracing_spans_carry_route_and_request_id() -> None:
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    app = create_app()
+    provider = tracing.install(app, "console", SimpleSpanProcessor(exporter))
+    try:
+        client = TestClient(app)
+        given = client.get(STREAM.format("numpy-pcg64", "normal"),
+                           params={"seed": 2, "count": 4}, headers={"X-Request-ID": "tr-1"})
+        made = client.get(STREAM.format("numpy-pcg64", "normal"), params={"seed": 2,
+                                                                           "count": -4})
+        client.get("/healthz")  # excluded: probes would drown the traces
+    finally:
+        provider.shutdown()
+    servers = [s for s in exporter.get_finished_spans() if s.kind.name == "SERVER"]
+    assert [s.name for s in servers] == ["GET /v1/streams/{engine}/{distribution}"] * 2
+    attrs = [dict(s.attributes or {}) for s in servers]
+    assert attrs[0]["seed_authority.request_id"] == "tr-1"
+    assert given.headers["x-request-id"] == "tr-1"
+    # an id made for the span is the one the response and the log carry
+    assert attrs[1]["seed_authority.request_id"] == made.headers["x-request-id"]
+    assert made.json()["request_id"] == made.headers["x-request-id"]
+    assert 422 in (attrs[1].get("http.status_code"), attrs[1].get("http.response.status_code"))
+
+
+def test_tracing_without_the_extra_is_a_clear_startup_error(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "opentelemetry.instrumentation.fastapi", None)
+    with pytest.raises(RuntimeError, match=r"pip install 'seed-authority\[tracing\]'"):
+        tracing.install(create_app(), "otlp")
