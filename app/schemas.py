@@ -190,7 +190,9 @@ class StreamSlice(BaseModel):
     params: dict[str, float | int]
     reference: str = Field(description="Python that reproduces this slice with the library itself.")
     versions: Versions
-    values: list[float] | list[int]
+    values: list[float | str] | list[int] = Field(
+        description="The elements. Non-finite floats (which some samplers make, e.g. pareto "
+                    "or f with tiny parameters) are the strings \"inf\", \"-inf\", \"nan\".")
 
 
 class ErrorBody(BaseModel):
@@ -205,7 +207,8 @@ class ParamInfo(BaseModel):
     type: Literal["float", "int"]
     default: float | int | None
     required: bool
-    doc: str
+    doc: str = Field(description="Meaning and domain, e.g. `Shape k. (>= 0)`.")
+    example: float | int | None = Field(None, description="A valid value.")
 
 
 class DistributionInfo(BaseModel):
@@ -250,6 +253,11 @@ class EngineInfo(BaseModel):
                           "(e.g. `gpu: <device, SMs, threads/SM>` for the GPU's own launch "
                           "profile, or `cpu: Philox emulation`); null otherwise.")
     distributions: list[DistributionInfo]
+    refused: dict[str, str] = Field(
+        default_factory=dict,
+        description="Samplers of the library this engine does not serve as streams, with "
+                    "the reason (torch-cpu: kernels whose values are not a function of the "
+                    "generator's words on every build).")
 
 
 class EnginesResponse(BaseModel):

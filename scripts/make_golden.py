@@ -19,17 +19,34 @@ import torch
 
 from app.core.dtypes import DTYPES
 from app.core.registry import ENGINES
-from tests.oracle import reference
-from tests.strategies import GPU_ONLY
+from tests.oracle import CORE, reference
+from tests.strategies import GPU_ONLY, example_params
 
 OUT = Path(__file__).resolve().parent.parent / "tests" / "golden" / "streams.json"
 LONG = 65_536  # a multiple of 16, so torch normal's blocks line up
+METHOD_LONG = 4_096
+"""Values per vector of the libraries' own methods (there are many: keep the test fast)."""
 HEAD = 8
+SECOND: dict[str, dict[str, Any]] = {
+    "geometric": {"p": 0.5}, "vonmises": {"kappa": 1e-9}, "binomial": {"n": 1000, "p": 0.7},
+    "poisson": {"lam": 25.0}, "triangular": {"mode": 1.0}, "gammavariate": {"alpha": 0.5},
+    "hypergeometric": {"ngood": 5, "nbad": 7, "nsample": 3},
+}
+"""A second parameter set that takes the sampler's other branch."""
 
 
 def variants(engine: str, dist: str, dtype: str) -> list[dict[str, Any]]:
     spec = ENGINES[engine].distributions[dist]
     defaults = {p.name: p.default for p in spec.params if p.default is not None}
+    if dist not in CORE:
+        first = example_params(engine, dist)
+        names = {p.name for p in spec.params}
+        second = {**first, **{k: v for k, v in SECOND.get(dist, {}).items() if k in names}}
+        try:
+            spec.check(second, DTYPES[dtype])
+        except Exception:
+            second = first
+        return [first] if second == first else [first, second]
     if dist == "integers":
         dt = DTYPES[dtype]
         high = min(int(dt.max) + 1, 2**63 - 1)
@@ -48,6 +65,8 @@ def variants(engine: str, dist: str, dtype: str) -> list[dict[str, Any]]:
 def golden_entry(engine: str, dist: str, dtype: str, seed: int,
                  params: dict[str, Any]) -> dict[str, Any]:
     n = {"python-random": LONG // 4, "torch-cuda": LONG // 16}.get(engine, LONG)
+    if dist not in CORE:
+        n = METHOD_LONG // 4 if engine == "python-random" else METHOD_LONG
     values = reference(engine, dist, seed, n, dtype, params)
     dt = DTYPES[dtype]
     head = dt.exact_values(values[:HEAD]).tolist()

@@ -31,10 +31,49 @@ def _torch_numpy(t: torch.Tensor) -> npt.NDArray[Any]:
     return t.numpy()
 
 
+CORE = ("uniform", "normal", "integers")
+"""The service's own names; every other distribution is the library's method of that name."""
+TORCH_METHODS: dict[str, Any] = {
+    "bernoulli": lambda n, dt, p, g: torch.bernoulli(torch.full((n,), p["p"], dtype=dt),
+                                                     generator=g),
+    "exponential": lambda n, dt, p, g: torch.empty(n, dtype=dt).exponential_(
+        lambd=p["lambd"], generator=g),
+    "geometric": lambda n, dt, p, g: torch.empty(n, dtype=dt).geometric_(p["p"], generator=g),
+    "log_normal": lambda n, dt, p, g: torch.empty(n, dtype=dt).log_normal_(
+        mean=p["mean"], std=p["std"], generator=g),
+    "cauchy": lambda n, dt, p, g: torch.empty(n, dtype=dt).cauchy_(
+        median=p["median"], sigma=p["sigma"], generator=g),
+    "random": lambda n, dt, p, g: torch.empty(n, dtype=dt).random_(generator=g),
+}
+
+
+def method_reference(engine: str, dist: str, seed: int, n: int, dtype: str,
+                     params: dict[str, Any]) -> npt.NDArray[Any]:
+    """The library's own method called by its name with keyword parameters, n values."""
+    if engine == "numpy-legacy":
+        out: npt.NDArray[Any] = getattr(np.random.RandomState(seed), dist)(**params, size=n)
+        return out
+    if engine in BIT_GENERATORS:
+        rng = np.random.Generator(BIT_GENERATORS[engine](seed))
+        extra = {"dtype": np.float32} if dtype == "float32" else {}
+        out = getattr(rng, dist)(**params, size=n, **extra)
+        return out
+    if engine == "python-random":
+        r = random.Random(seed)
+        f = getattr(r, dist)
+        return np.array([f(**params) for _ in range(n)], dtype=np.float64)
+    if engine == "torch-cpu":
+        g = torch.Generator().manual_seed(seed)
+        return _torch_numpy(TORCH_METHODS[dist](n, getattr(torch, dtype), params, g))
+    raise KeyError((engine, dist))
+
+
 def reference(engine: str, dist: str, seed: int, n: int, dtype: str,
               params: dict[str, Any]) -> npt.NDArray[Any]:
     """Elements [0, n) of the stream, from one call of the library."""
     p = params
+    if dist not in CORE:
+        return method_reference(engine, dist, seed, n, dtype, params)
     if engine == "numpy-legacy":
         rs = np.random.RandomState(seed)
         if dist == "uniform":

@@ -130,7 +130,7 @@ def test_etag_is_stable_across_processes_and_answers_304(client: TestClient,
 
 BAD: list[tuple[str, str, dict[str, Any], int, str | None]] = [
     ("nope", "uniform", {"seed": 1, "count": 1}, 422, "engine"),
-    ("numpy-legacy", "binomial", {"seed": 1, "count": 1}, 422, "distribution"),
+    ("numpy-legacy", "multinomial", {"seed": 1, "count": 1}, 422, "distribution"),
     ("numpy-legacy", "uniform", {"seed": 1, "count": 1, "dtype": "float8"}, 422, "dtype"),
     ("numpy-legacy", "uniform", {"seed": 1, "count": 1, "dtype": "float32"}, 422, "dtype"),
     ("numpy-legacy", "integers", {"seed": 1, "count": 1, "low": 0, "high": 9, "dtype": "int8"},

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from app.core.dtypes import DTYPES
 from app.core.registry import ENGINES
 from tests.oracle import BIT_GENERATORS, reference, same_bits
-from tests.strategies import ENTRIES, params_for
+from tests.strategies import CORE_ENTRIES, params_for
 
 
 def spawned(seed: int, key: tuple[int, ...]) -> np.random.SeedSequence:
@@ -49,7 +49,7 @@ def worker_reference(engine: str, dist: str, seed: int, key: tuple[int, ...], n:
 
 
 @settings(max_examples=60)
-@given(data=st.data(), entry=st.sampled_from(ENTRIES), seed=st.integers(0, 2**32 - 1),
+@given(data=st.data(), entry=st.sampled_from(CORE_ENTRIES), seed=st.integers(0, 2**32 - 1),
        key=st.lists(st.integers(0, 9), min_size=1, max_size=3), offset=st.integers(0, 300),
        count=st.integers(0, 100))
 def test_spawn_key_streams_are_numpys_spawned_streams(data: st.DataObject,
@@ -98,7 +98,7 @@ def _restore_and_draw(body: dict[str, Any], n: int) -> np.ndarray:
     return np.asarray(x, dtype=dtype)
 
 
-@pytest.mark.parametrize(("engine", "dist", "dtype"), ENTRIES)
+@pytest.mark.parametrize(("engine", "dist", "dtype"), CORE_ENTRIES)
 def test_state_handoff_continues_the_stream(client: TestClient, engine: str, dist: str,
                                             dtype: str) -> None:
     spec = ENGINES[engine].distributions[dist]

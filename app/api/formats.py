@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 from collections.abc import Iterable, Iterator
 from enum import StrEnum
 from typing import Any
@@ -126,9 +127,23 @@ def json_values(dtype: DType, chunks: Iterable[Array]) -> Iterator[bytes | memor
     for arr in chunks:
         if not len(arr):
             continue
-        text = orjson.dumps(dtype.exact_values(arr), option=orjson.OPT_SERIALIZE_NUMPY)
+        values = dtype.exact_values(arr)
+        if dtype.kind == "float" and not np.isfinite(values).all():
+            text = orjson.dumps(_nonfinite_as_strings(values))
+        else:
+            text = orjson.dumps(values, option=orjson.OPT_SERIALIZE_NUMPY)
         if not first:
             yield b","
         yield memoryview(text)[1:-1]  # the numbers without the list's brackets, uncopied
         first = False
     yield b"]"
+
+
+NONFINITE = {math.inf: "inf", -math.inf: "-inf"}
+
+
+def _nonfinite_as_strings(values: Array) -> list[float | str]:
+    """Floats, with inf, -inf and nan as the strings "inf", "-inf", "nan" (JSON has no
+    such numbers; ``float()`` and ``np.asarray(..., dtype)`` read the strings back)."""
+    return [v if math.isfinite(v) else ("nan" if math.isnan(v) else NONFINITE[v])
+            for v in values.tolist()]

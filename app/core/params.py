@@ -72,6 +72,8 @@ def parse_params(dist: DistributionSpec, raw: Mapping[str, str | Number]) -> dic
         value = raw.get(p.name)
         if value is None or value == "":
             if p.default is None:
+                if p.optional:
+                    continue
                 raise InvalidParameter(p.name, f"required by {dist.name}")
             out[p.name] = p.default
         else:

@@ -48,6 +48,9 @@ class Param:
     doc: str
     example: Number | None = None
     """A value to show in examples (``/v1/engines``) when the parameter is required."""
+    optional: bool = False
+    """May be left out although it has no default: the library call then omits it (Python's
+    ``random.triangular(low, high)`` without ``mode``)."""
 
     @property
     def sample(self) -> Number:
@@ -271,6 +274,8 @@ class Engine(ABC):
     """Bits of the integer seed the generator takes when a spawn key derives it
     (``SeedSequence(seed, spawn_key).generate_state(1, uint<bits>)[0]``); None: the generator
     takes the SeedSequence itself (numpy's Generator engines)."""
+    refused: Mapping[str, str] = MappingProxyType({})
+    """Samplers of the library this engine does not serve as streams, with the reason."""
     response_headers: Mapping[str, str] = MappingProxyType({})
     """Extra headers a slice response carries (from ``call_info``), with their meaning."""
 

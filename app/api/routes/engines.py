@@ -15,8 +15,9 @@ from app.schemas import DistributionInfo, EngineInfo, EnginesResponse, ParamInfo
 
 router = APIRouter(tags=["engines"])
 
+
 def _distribution(engine: Engine, dist: DistributionSpec, limits: Limits) -> DistributionInfo:
-    example = {p.name: p.sample for p in dist.params}
+    example = {p.name: p.sample for p in dist.params if not p.optional}
     access = engine.offset_access(dist)
     reach = int(limits.max_skip_ms * 1e6 / dist.cost_ns)
     reach = MAX_OFFSET if access == "direct" else reach - reach % dist.block
@@ -28,7 +29,9 @@ def _distribution(engine: Engine, dist: DistributionSpec, limits: Limits) -> Dis
         default_dtype=dist.default_dtype,
         refused_dtypes=dict(dist.refused_dtypes),
         params=[ParamInfo(name=p.name, type=p.kind, default=p.default,
-                          required=p.default is None, doc=p.doc) for p in dist.params],
+                          required=p.default is None and not p.optional, doc=p.doc,
+                          example=None if p.optional else p.sample)
+                for p in dist.params],
         block=dist.block,
         access=access,
         access_by_dtype=dict.fromkeys(dist.dtypes, access),
@@ -52,6 +55,7 @@ def list_engines(service: ServiceDep) -> EnginesResponse:
                 devices={k: dict(v) for k, v in e.devices.profiles.items()} if e.devices else {},
                 generated_on=e.generated_on(),
                 distributions=[_distribution(e, d, limits) for d in e.distributions.values()],
+                refused=dict(e.refused),
             )
             for e in ENGINES.values()
         ],

@@ -14,6 +14,7 @@ import numpy as np
 from app.core.dtypes import DType
 from app.core.errors import InvalidParameter
 from app.core.jump.mt19937 import JUMP_DOC, jump, jump_cost_ns
+from app.core.methods.numpy_methods import generator_distributions
 from app.core.params import (
     INTEGER_PARAMS,
     NORMAL_PARAMS,
@@ -103,6 +104,7 @@ DISTRIBUTIONS: dict[str, Distribution[Gen]] = {
         call=lambda p, dt, n: f"rng.integers({p['low']}, {p['high']}, {n}, dtype=np.{dt.name})",
         refused_dtypes=SMALL_INTS,
         notes="Lemire's bounded rejection sampling; ranges up to 2**32 use 32-bit halves."),
+    **generator_distributions(),
 }
 
 

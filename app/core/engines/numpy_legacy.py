@@ -9,6 +9,7 @@ import numpy as np
 from app.core.dtypes import DType
 from app.core.jump.mt19937 import JUMP_DOC, jump, jump_cost_ns
 from app.core.jump.widths import masked_power_of_two_words
+from app.core.methods.numpy_methods import legacy_distributions
 from app.core.params import (
     INTEGER_PARAMS,
     NORMAL_PARAMS,
@@ -120,5 +121,6 @@ ENGINE = NumpyLegacy(
             access_with_seek="direct when high - low is a power of two (no draw is "
                              "rejected), else checkpointed",
             notes="Masked rejection sampling."),
+        **legacy_distributions(),
     },
 )

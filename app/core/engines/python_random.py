@@ -8,6 +8,7 @@ import numpy as np
 
 from app.core.dtypes import DType
 from app.core.jump.mt19937 import JUMP_DOC, jump, jump_cost_ns
+from app.core.methods.python_methods import distributions as method_distributions
 from app.core.params import (
     INTEGER_PARAMS,
     NORMAL_PARAMS,
@@ -116,5 +117,6 @@ ENGINE = PythonRandom(
             refused_dtypes=dict.fromkeys(
                 ("int8", "int16", "int32", "uint8", "uint16", "uint32", "uint64"), INT64_ONLY),
             notes="random.randrange: getrandbits with rejection."),
+        **method_distributions(),
     },
 )

@@ -16,6 +16,8 @@ import torch
 from app.core.dtypes import DType
 from app.core.errors import InvalidParameter
 from app.core.jump.mt19937 import JUMP_DOC, jump, jump_cost_ns
+from app.core.methods.torch_methods import REFUSED
+from app.core.methods.torch_methods import distributions as method_distributions
 from app.core.params import (
     INTEGER_PARAMS,
     NORMAL_PARAMS,
@@ -97,6 +99,7 @@ class TorchCpu(GeneratorEngine[torch.Generator, torch.Tensor]):
     imports = "import torch"
     setup = "g = torch.Generator().manual_seed({seed})"
     state_nbytes = 5_200
+    refused = REFUSED
     access = RandomAccess("jump", JUMP_DOC, jump_cost_ns)
     state = StateExport(
         "torch.generator",
@@ -164,5 +167,6 @@ ENGINE = TorchCpu(
             units=lambda p, dt: 1 if int(p["high"]) - int(p["low"]) < 2**28 else 2,
             access_with_seek="direct",
             notes="r % range: 1 draw per element for ranges below 2**28, else 2; no rejection."),
+        **method_distributions(),
     },
 )
