@@ -414,3 +414,17 @@ def test_readme_example_is_what_the_service_answers() -> None:
     assert json.dumps(doc["reference"]) in shown
     assert '"randn", "args": [8]' in section
     assert "1.5410, -0.2934, -2.1788, 0.5684" in section
+
+
+def test_programs_reserve_from_the_memory_budget() -> None:
+    """A program whose results cannot fit the whole memory budget is a 413 before it runs;
+    one that fits is answered and leaves nothing reserved."""
+    app = create_app(Settings(memory_budget=8 << 20))
+    tight = TestClient(app)
+    big = {"engine": "torch-cpu", "seed": 0, "calls": [{"fn": "rand", "args": [2_000_000]}]}
+    resp = post(big, client=tight)
+    assert resp.status_code == 413, resp.text
+    assert "budget" in resp.json()["message"]
+    small = {"engine": "torch-cpu", "seed": 0, "calls": [{"fn": "rand", "args": [1000]}]}
+    assert post(small, client=tight).status_code == 200
+    assert app.state.memory_budget.stats().reserved == 0

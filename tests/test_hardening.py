@@ -356,6 +356,18 @@ def test_streamed_safetensors_are_the_library_layout() -> None:
     assert all(torch.equal(loaded[k], v) for k, v in tensors.items())
 
 
+def test_streamed_safetensors_carry_every_torch_dtype_as_the_library() -> None:
+    """Every dtype a result can have (call replay returns uint16/32/64 too), mixed, in the
+    library's own order and bytes."""
+    dtypes = [torch.bool, torch.uint8, torch.int8, torch.int16, torch.uint16, torch.float16,
+              torch.bfloat16, torch.int32, torch.uint32, torch.float32, torch.float64,
+              torch.int64, torch.uint64]
+    tensors = {f"t{i}": torch.arange(5).to(d) for i, d in enumerate(dtypes)}
+    tensors |= {f"a{i}": torch.arange(3).to(d) for i, d in enumerate(reversed(dtypes))}
+    body = b"".join(bytes(p) for p in safetensors_chunks(tensors, {"k": "v"}))
+    assert body == safetensors_save(tensors, metadata={"k": "v"})
+
+
 def test_streamed_npz_loads_as_savez_writes() -> None:
     arrays = {k: (v.view(torch.int16) if v.dtype == torch.bfloat16 else v).numpy()
               for k, v in _state().items()}

@@ -22,7 +22,8 @@ SAFETENSORS_DTYPES: dict[torch.dtype, tuple[str, int]] = {
     torch.bool: ("BOOL", 0), torch.uint8: ("U8", 4), torch.int8: ("I8", 5),
     torch.int16: ("I16", 9), torch.float16: ("F16", 11), torch.bfloat16: ("BF16", 12),
     torch.int32: ("I32", 13), torch.float32: ("F32", 15), torch.float64: ("F64", 16),
-    torch.int64: ("I64", 17),
+    torch.int64: ("I64", 17), torch.uint16: ("U16", 10), torch.uint32: ("U32", 14),
+    torch.uint64: ("U64", 18),
 }
 
 

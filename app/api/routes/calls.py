@@ -10,6 +10,7 @@ import torch
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import Response, StreamingResponse
 
+from app.api.admission import BudgetDep
 from app.api.deps import SettingsDep
 from app.api.formats import choose_format, json_values
 from app.api.tensor_formats import MEDIA_TYPES, dtype_of, encode, to_numpy
@@ -48,7 +49,12 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
           "content": {MEDIA_TYPES["safetensors"]: _BINARY, MEDIA_TYPES["npz"]: _BINARY}},
     406: {"model": ErrorBody, "description": "The Accept header names no served format."},
     413: {"model": ErrorBody, "description": "The program makes more than max_call_elements "
-                                             "elements; `parameter` names the call past it."},
+                                             "elements (`parameter` names the call past it), "
+                                             "or needs more than the whole memory budget."},
+    503: {"model": ErrorBody, "description": "The memory budget stayed full for "
+                                             "queue_timeout_s: retry after `Retry-After`.",
+          "headers": {"Retry-After": {"description": "Seconds to wait.",
+                                      "schema": {"type": "integer"}}}},
     422: {"model": ErrorBody, "description": "A call the whitelist refuses, or an argument the "
                                              "library refuses; `parameter` names the call "
                                              "(`calls[2].args[1]`) and `message` the reason."},
@@ -62,26 +68,30 @@ AcceptHeader = Annotated[str | None, Header(
 
 @router.post("/v1/calls", response_model=None, responses=RESPONSES,
              summary="Replay a seeded program of numpy / random / torch calls, exactly")
-def replay(body: CallsRequest, settings: SettingsDep, format: FormatQuery = None,
-           accept: AcceptHeader = None) -> Response:
+def replay(body: CallsRequest, settings: SettingsDep, budget: BudgetDep,
+           format: FormatQuery = None, accept: AcceptHeader = None) -> Response:
     program = parse_program(body.engine, body.seed, [c.model_dump() for c in body.calls],
                             body.results, settings.max_call_elements)
     fmt = choose_format(format, accept, MEDIA_TYPES)
-    results = program.run()
-    if fmt == "npz" and any(t.dtype == torch.bfloat16 for t in results.values()):
-        raise InvalidParameter("format", ".npz cannot carry bfloat16; use safetensors or json")
-    meta = {"engine": program.engine.name, "seed": program.seed,
-            "reference": program.reference(), "versions": versions()}
-    headers = {"X-Calls": str(len(program.calls)), "X-Work": str(program.work)}
-    if fmt == "json":
+    # The results (at most 8 bytes an element) plus the body piece being serialised.
+    need = 8 * program.work + min(96 << 20, 96 * program.work) + (64 << 10)
+    with budget.reserve(need, "calls") as ticket:
+        results = program.run()
+        if fmt == "npz" and any(t.dtype == torch.bfloat16 for t in results.values()):
+            raise InvalidParameter("format",
+                                   ".npz cannot carry bfloat16; use safetensors or json")
+        meta = {"engine": program.engine.name, "seed": program.seed,
+                "reference": program.reference(), "versions": versions()}
+        headers = {"X-Calls": str(len(program.calls)), "X-Work": str(program.work)}
         elements = sum(t.numel() for t in results.values())
-        chunks = _json(program, meta, results)
+        if fmt == "json":
+            chunks = _json(program, meta, results)
+        else:
+            chunks = encode(fmt, meta, {program.calls[i].name: t for i, t in results.items()})
         if elements > 1 << 18:
-            return StreamingResponse(chunks, media_type=MEDIA_TYPES[fmt], headers=headers)
+            return ticket.hold(StreamingResponse(chunks, media_type=MEDIA_TYPES[fmt],
+                                                 headers=headers))
         return Response(b"".join(chunks), media_type=MEDIA_TYPES[fmt], headers=headers)
-    tensors = {program.calls[i].name: t for i, t in results.items()}
-    return Response(b"".join(encode(fmt, meta, tensors)), media_type=MEDIA_TYPES[fmt],
-                    headers=headers)
 
 
 def _json(program: Program, meta: dict[str, Any],
