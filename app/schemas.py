@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, create_model
 
 from app.api.strict import JsonInt, JsonSize
 from app.core.checkpoints import CacheStats
@@ -286,8 +286,8 @@ class TensorInitRequest(BaseModel):
     run: str | None = Field(None, description="A named run (PUT /v1/runs/{name}) instead of "
                                               "seed: torch's seed derives from the run's as its "
                                               "torch-cpu streams' does.")
-    allow_version_drift: bool = Field(False, description="With run: serve a run created under "
-                                                         "other library versions.")
+    allow_version_drift: StrictBool = Field(
+        False, description="With run: serve a run created under other library versions.")
     init: InitName = Field(description="A torch.nn.init function (see /v1/inits).")
     shape: list[JsonSize] = Field(max_length=8, description="Tensor shape; every size >= 1.")
     dtype: FloatDType = "float32"
@@ -309,8 +309,8 @@ class ModulesInitRequest(BaseModel):
     run: str | None = Field(None, description="A named run (PUT /v1/runs/{name}) instead of "
                                               "seed: torch's seed derives from the run's as its "
                                               "torch-cpu streams' does.")
-    allow_version_drift: bool = Field(False, description="With run: serve a run created under "
-                                                         "other library versions.")
+    allow_version_drift: StrictBool = Field(
+        False, description="With run: serve a run created under other library versions.")
     dtype: FloatDType = "float32"
     modules: list[dict[str, Any]] = Field(
         min_length=1, max_length=256,

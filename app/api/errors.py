@@ -18,6 +18,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from app.api.observability import current_request_id
 from app.core.errors import AuthorityError
@@ -93,7 +94,20 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = _CODES.get(exc.status_code, "http_error")
     parameter = "body" if exc.status_code in (400, 413, 415) else None
-    return error_response(exc.status_code, code, parameter, str(exc.detail), exc.headers)
+    headers = exc.headers
+    if exc.status_code == 405:  # Starlette names only the first matching route's methods
+        headers = {**(headers or {}), "Allow": ", ".join(_allowed(request))}
+    return error_response(exc.status_code, code, parameter, str(exc.detail), headers)
+
+
+def _allowed(request: Request) -> list[str]:
+    """Every method some route of the application serves at this path."""
+    methods: set[str] = set()
+    for route in request.app.routes:
+        match, _ = route.matches({**request.scope, "method": "GET"})
+        if match is not Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods)
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

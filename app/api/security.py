@@ -72,6 +72,16 @@ def install(app: FastAPI, settings: Settings) -> None:
     app.add_middleware(SecurityHeaders)
 
 
+def _takes_run(schema: dict[str, Any], op: dict[str, Any]) -> bool:
+    """A ``run`` query parameter, or a ``run`` field in the JSON body."""
+    if any(p.get("name") == "run" for p in op.get("parameters", [])):
+        return True
+    body = op.get("requestBody", {}).get("content", {}).get("application/json", {})
+    ref = body.get("schema", {}).get("$ref", "")
+    model = schema.get("components", {}).get("schemas", {}).get(ref.rsplit("/", 1)[-1], {})
+    return "run" in model.get("properties", {})
+
+
 def _error(description: str) -> dict[str, Any]:
     return {"description": description,
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}}
@@ -105,6 +115,8 @@ def document_guards(app: FastAPI) -> None:
             for method, op in item.items():
                 responses = op.setdefault("responses", {})
                 extra = COMMON | (WITH_BODY if method in ("post", "put", "patch") else {})
+                if _takes_run(schema, op):
+                    extra = extra | {"404": "No run of that name (run=)."}
                 for status, text in extra.items():
                     responses.setdefault(status, _error(text))
         app.openapi_schema = schema

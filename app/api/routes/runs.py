@@ -27,6 +27,8 @@ from app.schemas_runs import (
     dump,
 )
 
+INT64_MAX = 2**63 - 1
+"""Page tokens and offsets are stored as 64-bit integers."""
 router = APIRouter(prefix="/v1/runs", tags=["runs"])
 
 RunName = Annotated[str, Path(description=f"The run's name: {NAME_RULE}.")]
@@ -73,7 +75,7 @@ def get_run(name: RunName, db: DatabaseDep) -> dict[str, Any]:
 def list_runs(
     db: DatabaseDep,
     limit: Annotated[int, Query(ge=1, le=1000, description="Runs per page.")] = 100,
-    page: Annotated[int | None, Query(ge=0, description="`next_page` of the previous "
+    page: Annotated[int | None, Query(ge=0, le=INT64_MAX, description="`next_page` of the previous "
                                                         "page; omit for the newest.")] = None,
 ) -> dict[str, Any]:
     found, token = db.list_runs(limit, page)
@@ -171,8 +173,9 @@ def post_claim(request: Request, run: RunName, cursor: CursorName, body: ClaimCr
 def list_claims(
     run: RunName, cursor: CursorName, db: DatabaseDep,
     limit: Annotated[int, Query(ge=1, le=1000, description="Claims per page.")] = 100,
-    start: Annotated[int, Query(ge=0, description="First offset: `next_page` of the previous "
-                                                  "page.")] = 0,
+    start: Annotated[int, Query(ge=0, le=INT64_MAX,
+                                description="First offset: `next_page` of the previous "
+                                            "page.")] = 0,
 ) -> dict[str, Any]:
     spec = db.get_cursor(check_name("run", run), check_name("cursor", cursor)).spec
     found, token = db.list_claims(run, cursor, limit, start)
@@ -195,8 +198,9 @@ def get_claim(run: RunName, cursor: CursorName, db: DatabaseDep,
 def get_audit(
     request: Request, run: RunName, db: DatabaseDep,
     limit: Annotated[int, Query(ge=1, le=1000, description="Rows per page.")] = 100,
-    after: Annotated[int, Query(ge=0, description="`next_page` of the previous page: rows "
-                                                  "after this id (oldest first).")] = 0,
+    after: Annotated[int, Query(ge=0, le=INT64_MAX,
+                                description="`next_page` of the previous page: rows "
+                                            "after this id (oldest first).")] = 0,
 ) -> dict[str, Any]:
     writer = request.app.state.audit
     if writer is not None:
