@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.api.strict import JsonInt
 from app.core.runs import MAX_NOTE, NAME_RULE
 
 
@@ -15,7 +16,7 @@ class RunCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
         {"note": "lr sweep, 8 ranks"}]})
 
-    seed: int | None = Field(None, ge=0, lt=2**128,
+    seed: JsonInt | None = Field(None, ge=0, lt=2**128,
                              description="The run's 128-bit seed; default: fresh from the OS's "
                                          "entropy. Another seed for an existing run is a 409.")
     note: str | None = Field(None, max_length=MAX_NOTE, description="Free text kept with the run.")
@@ -57,7 +58,7 @@ class CursorCreate(BaseModel):
     params: dict[str, float | int | str] = Field(
         default_factory=dict, description="Distribution parameters (low, high, loc, scale, "
                                           "sms, threads_per_sm), as for a stream.")
-    spawn_key: str | list[int] | None = Field(
+    spawn_key: str | list[JsonInt] | None = Field(
         None, description="The stream's spawn key under the run's seed: `3`, `0,5` or [0, 5].")
     device: str | None = Field(None, description="torch-cuda only: a GPU launch profile.")
 
@@ -84,7 +85,8 @@ class ClaimCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
         {"count": 1000, "worker": "rank-3"}]})
 
-    count: int = Field(gt=0, description="Elements to reserve; at most the configured max_count.")
+    count: JsonInt = Field(
+        gt=0, description="Elements to reserve; at most the configured max_count.")
     worker: str = Field("", max_length=200, description="Free text: who claims (kept, listed).")
     key: str | None = Field(
         None, min_length=1, max_length=100,
