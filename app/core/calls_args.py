@@ -19,6 +19,7 @@ from typing import Any, Literal
 import torch
 
 from app.core.errors import InvalidParameter
+from app.core.inits.args import REQUIRED
 
 Kind = Literal["int", "float", "bool", "size", "shape", "dims", "dtype", "choice", "numbers",
                "floats", "int_or_numbers", "tensor"]
@@ -26,14 +27,6 @@ INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 MAX_DIMS = 32
 MAX_LIST = 100_000
 """Most entries of a list argument (a population, weights, probabilities)."""
-
-
-class _Required:
-    def __repr__(self) -> str:
-        return "REQUIRED"
-
-
-REQUIRED: Any = _Required()
 
 
 @dataclass(frozen=True)
