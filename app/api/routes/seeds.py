@@ -49,6 +49,10 @@ def derived(seed: int, spawn_key: tuple[int, ...], run: bool = False) -> dict[st
     out: dict[str, Any] = {}
     for engine in ENGINES.values():
         seed_e, key = engine_seed(engine, seed, spawn_key) if run else (seed, spawn_key)
+        if key and engine.spawn_rule is not None:  # the engine's own key derivation
+            out[engine.name] = engine.seed_expr(seed_e, key) if seed_e <= engine.seed_max \
+                else None
+            continue
         value = engine.generator_seed(seed_e, key)
         if not isinstance(value, int):
             out[engine.name] = engine.seed_expr(seed_e, key)
@@ -118,5 +122,8 @@ def get_seeds(
                       "SeedSequence(seed, spawn_key).generate_state(1, np.uint32)[0]; "
                       "python-random and torch-cpu: .generate_state(1, np.uint64)[0]; with no "
                       "spawn_key, the seed itself, but with run= derived the same way (with an "
-                      "empty spawn key) from the run's 128-bit seed.",
+                      "empty spawn key) from the run's 128-bit seed. Engines with their own spawn "
+                      "rule (jax-threefry: jax.random.fold_in per spawn_key entry) apply it to "
+                      "their key, from the seed (with run=: SeedSequence(run_seed)"
+                      ".generate_state(1, np.uint64)[0] >> 1).",
     }
