@@ -11,7 +11,7 @@ from app.api.observability import current_request_id
 from app.core.errors import InvalidParameter
 from app.core.registry import ENGINES
 from app.core.runs import Run, check_name, engine_seed, run_stream
-from app.core.streams import Stream, resolve
+from app.core.streams import Stream, StreamService
 from app.db.audit import AuditWriter
 from app.db.store import Database
 from app.schemas import StreamParams
@@ -55,13 +55,14 @@ def stream_for(request: Request, query: StreamParams, engine: str,
                distribution: str) -> tuple[Stream, Run | None]:
     """The stream a stream-shaped query names, by seed= or by run=."""
     dtype = query.dtype.value if query.dtype else None
+    service: StreamService = request.app.state.streams
     run = seed_or_run(request, query.seed, query.run, query.allow_version_drift)
     if run is None:
         assert query.seed is not None
-        return resolve(engine, distribution, query.seed, dtype, query.params(),
-                       query.spawn_key, query.device), None
+        return service.resolve(engine, distribution, query.seed, dtype, query.params(),
+                               query.spawn_key, query.device), None
     return run_stream(run.seed, engine, distribution, dtype, query.params(), query.spawn_key,
-                      query.device), run
+                      query.device, runtime=service.runtime), run
 
 
 def audit(request: Request, run: Run | None, *, spawn_key: Any = None,
