@@ -12,7 +12,7 @@ full grid), made at generator offset ``4*k`` (``g.set_offset``), holds stream el
 
 which only holds when the GPU's wave is the profile's (``serves``). ``Gpu.call`` is the one
 place that runs torch on the device; the rest is the arithmetic above, tested on the CPU with
-an emulated device (tests/test_cuda_gpu.py) and against real CUDA by ``scripts/compare_cuda``.
+an emulated device (tests/core/test_cuda_gpu.py) and against real CUDA by ``scripts/compare_cuda``.
 """
 
 from __future__ import annotations
