@@ -11,7 +11,7 @@ from app.api.observability import current_request_id
 from app.core.errors import InvalidParameter
 from app.core.registry import ENGINES
 from app.core.runs import Run, check_name, engine_seed, run_stream
-from app.core.streams import Stream, resolve, stream_namers
+from app.core.streams import Stream, StreamService, stream_namers
 from app.db.audit import AuditWriter
 from app.db.store import Database
 from app.schemas import StreamParams
@@ -56,16 +56,17 @@ def stream_for(request: Request, query: StreamParams, engine: str,
     """The stream a stream-shaped query names, by seed=, by run=, or by a parameter that
     names it by itself (jax-threefry's key=)."""
     dtype = query.dtype.value if query.dtype else None
+    service: StreamService = request.app.state.streams
     params = query.params()
     named = query.seed is None and query.run is None and stream_namers(engine, distribution,
                                                                          params)
     run = None if named else seed_or_run(request, query.seed, query.run,
                                          query.allow_version_drift)
     if run is None:
-        return resolve(engine, distribution, query.seed, dtype, params, query.spawn_key,
-                       query.device), None
+        return service.resolve(engine, distribution, query.seed, dtype, params,
+                               query.spawn_key, query.device), None
     return run_stream(run.seed, engine, distribution, dtype, params, query.spawn_key,
-                      query.device), run
+                      query.device, runtime=service.runtime), run
 
 
 def audit(request: Request, run: Run | None, *, spawn_key: Any = None,

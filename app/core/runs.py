@@ -18,7 +18,7 @@ import numpy as np
 
 from app.core.errors import AuthorityError, InvalidParameter, UnknownName
 from app.core.spec import Engine, Number, derive_seed
-from app.core.streams import Stream, parse_spawn_key, resolve
+from app.core.streams import CPU_ONLY, Runtime, Stream, parse_spawn_key, resolve
 from app.core.versions import versions
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -181,10 +181,10 @@ def engine_seed(engine: Engine, run_seed: int,
 def run_stream(run_seed: int, engine: str, distribution: str, dtype: str | None = None,
                params: Mapping[str, str | Number] | None = None,
                spawn_key: str | tuple[int, ...] | None = None,
-               device: str | None = None) -> Stream:
+               device: str | None = None, *, runtime: Runtime = CPU_ONLY) -> Stream:
     """The stream a run's seed stands for: validated like any stream (the seed checks
-    aside: the engine's seed is derived, in range by construction)."""
-    stream = resolve(engine, distribution, 0, dtype, params, None, device)
+    aside: the engine's seed is derived, in range by construction), made on ``runtime``."""
+    stream = resolve(engine, distribution, 0, dtype, params, None, device, runtime=runtime)
     seed, key = engine_seed(stream.engine, run_seed, parse_spawn_key(spawn_key))
     return dataclasses.replace(stream, seed=seed, spawn_key=key)
 

@@ -20,12 +20,15 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Generic, Literal, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
 from app.core.dtypes import DType
+
+if TYPE_CHECKING:
+    from app.core.cuda.gpu import Gpu
 
 Number = float | int
 Params = Mapping[str, Number]
@@ -188,6 +191,20 @@ class CallInfo:
     headers: Mapping[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Runtime:
+    """The hardware this process makes streams on: built from the settings (``cuda=``) by
+    ``create_app``, held by ``StreamService`` and carried by every ``Stream`` it resolves to
+    the engine that makes it. Never a process-wide switch: two services in one process (the
+    tests' model GPUs, the CUDA comparison script) each have their own."""
+
+    gpu: Gpu | None = None
+    """The CUDA device engines with GPU streams generate on; None: a CPU-only authority."""
+
+
+CPU_ONLY = Runtime()
+
+
 # --- streams and cursors -----------------------------------------------------------------
 
 class Cursor(ABC):
@@ -225,6 +242,8 @@ class Stream:
     seed: int | None
     """None: a parameter that ``names_stream`` names it instead."""
     spawn_key: tuple[int, ...] = ()
+    runtime: Runtime = field(default=CPU_ONLY, compare=False, repr=False)
+    """Where it is made (``StreamService.runtime``): no part of its values."""
     key: StreamKey = field(init=False, repr=False)
     gen_seed: SeedInput = field(init=False, repr=False)
     """What the engine's generator is built from: the seed, or the one the spawn key
@@ -248,6 +267,10 @@ class Stream:
     def reference(self, start: int, stop: int) -> str:
         return self.engine.reference(self.dist, self.params, self.dtype, self.seed, start, stop,
                                      self.spawn_key)
+
+    def call_info(self, n: int) -> CallInfo | None:
+        """Facts about the equivalent local call of n elements (``Engine.call_info``)."""
+        return self.engine.call_info(self.dist, self.params, self.dtype, n, self.runtime)
 
     @property
     def units_per_element(self) -> int | None:
@@ -310,13 +333,18 @@ class Engine(ABC):
         """A cursor moved ahead by ``units`` bit-generator words in O(log units); only
         called when ``access.seekable``."""
 
-    def call_info(self, dist: DistributionSpec, params: Params, dtype: DType,
-                  n: int) -> CallInfo | None:
+    def check_runtime(self, dist: DistributionSpec, params: Params, runtime: Runtime) -> None:
+        """Raise (an AuthorityError naming the parameter) when this runtime cannot make the
+        stream: hardware it lacks. Called when a stream is resolved, after ``dist.check``."""
+        return
+
+    def call_info(self, dist: DistributionSpec, params: Params, dtype: DType, n: int,
+                  runtime: Runtime) -> CallInfo | None:
         """Facts about the equivalent local call of n elements, when there are any."""
         return None
 
-    def generated_on(self) -> str | None:
-        """Where this process makes the engine's streams, when that varies."""
+    def generated_on(self, runtime: Runtime) -> str | None:
+        """Where this runtime makes the engine's streams, when that varies."""
         return None
 
     def offset_access(self, dist: DistributionSpec) -> str:

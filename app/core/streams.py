@@ -20,10 +20,20 @@ from app.core.dtypes import DTYPES
 from app.core.errors import InvalidParameter, LimitExceeded
 from app.core.params import parse_int, parse_params
 from app.core.registry import ENGINES, get_distribution, get_engine
-from app.core.spec import Array, Cursor, Engine, JSONValue, Number, Snapshot, Stream
+from app.core.spec import (
+    CPU_ONLY,
+    Array,
+    Cursor,
+    Engine,
+    JSONValue,
+    Number,
+    Runtime,
+    Snapshot,
+    Stream,
+)
 
-__all__ = ["MAX_OFFSET", "Limits", "Stream", "StreamService", "device_params",
-           "parse_spawn_key", "resolve", "stream_namers"]
+__all__ = ["CPU_ONLY", "MAX_OFFSET", "Limits", "Runtime", "Stream", "StreamService",
+           "device_params", "parse_spawn_key", "resolve", "stream_namers"]
 
 MAX_OFFSET = 2**64 - 1
 MAX_SPAWN_DEPTH = 32
@@ -87,11 +97,13 @@ def stream_namers(engine: str, distribution: str,
 
 def resolve(engine: str, distribution: str, seed: int | str | None,
             dtype: str | None = None, params: Mapping[str, str | Number] | None = None,
-            spawn_key: str | tuple[int, ...] | None = None, device: str | None = None) -> Stream:
+            spawn_key: str | tuple[int, ...] | None = None, device: str | None = None, *,
+            runtime: Runtime = CPU_ONLY) -> Stream:
     """Validate a stream request against the registry; raise AuthorityError naming the fault.
 
     ``seed`` is None only when a parameter names the stream instead (``key=`` of
-    jax-threefry)."""
+    jax-threefry). ``runtime``: the hardware that will make it (``StreamService.resolve``
+    passes its own); the default is a CPU-only process."""
     eng = get_engine(engine)
     dist = get_distribution(eng, distribution)
     namers = stream_namers(engine, distribution, params)
@@ -120,17 +132,28 @@ def resolve(engine: str, distribution: str, seed: int | str | None,
         raw.update(device_params(eng, device, raw))
     values = parse_params(dist, raw)
     dist.check(values, dt)
-    return Stream(eng, dist, dt, values, s, parse_spawn_key(spawn_key))
+    eng.check_runtime(dist, values, runtime)
+    return Stream(eng, dist, dt, values, s, parse_spawn_key(spawn_key), runtime)
 
 
 class StreamService:
     """Slices streams, sharing one checkpoint cache between all callers (thread-safe)."""
 
-    def __init__(self, limits: Limits | None = None) -> None:
+    def __init__(self, limits: Limits | None = None, runtime: Runtime = CPU_ONLY) -> None:
         self.limits = limits or Limits()
+        self.runtime = runtime
+        """The hardware this service makes streams on (settings -> ``create_app``)."""
         self.cache: CheckpointCache[Cursor | Snapshot] = CheckpointCache(self.limits.cache_bytes)
         self.on_jump: Callable[[str, float], None] | None = None
         """Told (engine, seconds) after every jump-ahead: the service's metrics."""
+
+    def resolve(self, engine: str, distribution: str, seed: int | str | None,
+                dtype: str | None = None, params: Mapping[str, str | Number] | None = None,
+                spawn_key: str | tuple[int, ...] | None = None,
+                device: str | None = None) -> Stream:
+        """``resolve`` for a stream this service makes, on its runtime."""
+        return resolve(engine, distribution, seed, dtype, params, spawn_key, device,
+                       runtime=self.runtime)
 
     def check_window(self, offset: int, count: int) -> None:
         if not 0 <= offset <= MAX_OFFSET:
@@ -269,7 +292,7 @@ class StreamService:
               dtype: str | None = None, spawn_key: tuple[int, ...] = (),
               **params: Number) -> Array:
         """x[offset:offset+count] of a stream, as one array (library use)."""
-        stream = resolve(engine, distribution, seed, dtype, params, spawn_key)
+        stream = self.resolve(engine, distribution, seed, dtype, params, spawn_key)
         chunks = list(self.open_slice(stream, offset, count))
         if not chunks:
             return np.empty(0, dtype=stream.dtype.storage)

@@ -137,7 +137,7 @@ def get_slice(
         "reference": stream.reference(offset, offset + count),
         "versions": versions(),
     }
-    info = stream.engine.call_info(stream.dist, stream.params, stream.dtype, offset + count)
+    info = stream.call_info(offset + count)
     if info is not None:
         meta["local_call"] = dict(info.facts)
         headers.update(info.headers)
