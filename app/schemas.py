@@ -372,6 +372,12 @@ class SeedsResponse(BaseModel):
     seeds: dict[str, int | str | None] = Field(
         description="Per engine: the integer seed its generator gets, or for numpy Generator "
                     "engines the SeedSequence expression.")
+    framework_seeds: dict[str, int | str] = Field(
+        default_factory=dict,
+        description="Per process-wide seeding role (`python`: random.seed, `numpy`: "
+                    "np.random.seed, `torch`: torch.manual_seed, `numpy_generator`: "
+                    "np.random.default_rng): the seed the recipe gives it, that of the engine "
+                    "whose stream that call makes. What the client's seed_everything uses.")
     numpy_generator: str = Field(description="The worker's np.random.default_rng call.")
     recipe: list[RecipeStep]
     code: str = Field(description="The recipe as one Python block.")

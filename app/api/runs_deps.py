@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 
 from app.api.observability import current_request_id
 from app.core.errors import InvalidParameter
-from app.core.registry import ENGINES
+from app.core.registry import seeding_engine
 from app.core.runs import Run, check_name, engine_seed, run_stream
 from app.core.streams import Stream, StreamService, stream_namers
 from app.db.audit import AuditWriter
@@ -90,13 +90,14 @@ def run_field(run: Run | None) -> dict[str, str]:
 
 def sampler_seed(request: Request, seed: int | None, run: str | None,
                  allow_version_drift: bool, default: int | None) -> tuple[int, Run | None]:
-    """A torch sampler's seed: given, the default, or derived from the run as its torch-cpu
-    streams are (``SeedSequence(run_seed).generate_state(1, uint64)[0]``)."""
+    """A torch sampler's seed: given, the default, or derived from the run as the streams of
+    the engine ``torch.manual_seed`` seeds are (``SeedSequence(run_seed).generate_state(1,
+    uint64)[0]``)."""
     if run is None and seed is None and default is not None:
         return default, None
     the_run = seed_or_run(request, seed, run, allow_version_drift)
     if the_run is None:
         assert seed is not None
         return seed, None
-    derived, _ = engine_seed(ENGINES["torch-cpu"], the_run.seed, ())
+    derived, _ = engine_seed(seeding_engine("torch"), the_run.seed, ())
     return derived, the_run

@@ -40,6 +40,15 @@ def get_engine(name: str) -> Engine:
         raise UnknownName("engine", f"unknown engine {name!r}; known: {known}") from None
 
 
+def seeding_engine(role: str) -> Engine:
+    """The engine whose streams a process-wide seeding call makes (``Engine.seeding``):
+    ``python`` (random.seed), ``numpy`` (np.random.seed), ``torch`` (torch.manual_seed)..."""
+    for engine in ENGINES.values():
+        if engine.seeding is not None and engine.seeding.role == role:
+            return engine
+    raise LookupError(f"no engine is seeded by the {role!r} seeding call")
+
+
 def get_distribution(engine: Engine, name: str) -> DistributionSpec:
     try:
         return engine.distributions[name]

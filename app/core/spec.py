@@ -16,6 +16,7 @@ all a caller outside the engine needs.
 
 from __future__ import annotations
 
+import base64
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -173,6 +174,33 @@ class StateExport:
     binary: bool = False
     """The JSON state is base64 of bytes, which ``format=raw`` sends as they are."""
 
+    def raw(self, state: JSONValue) -> bytes:
+        """The state as the bytes ``format=raw`` sends (only for a ``binary`` state)."""
+        if not self.binary or not isinstance(state, str):
+            raise ValueError(f"a {self.kind} state is not bytes")
+        return base64.b64decode(state)
+
+
+@dataclass(frozen=True)
+class SeedingStep:
+    """One step of the "seed everything" recipe (``/v1/seeds``): Python, in which ``{seed}``
+    stands for the engine's derived seed; what it makes reproducible, and what it costs."""
+
+    code: str
+    fixes: str
+    costs: str = "None."
+
+
+@dataclass(frozen=True)
+class GlobalSeeding:
+    """The engine's stream is what a process-wide seeding call makes (``random.seed``,
+    ``np.random.seed``, ``torch.manual_seed``): ``/v1/seeds`` puts ``steps`` in its recipe
+    with the engine's derived seed and reports that seed under ``role``
+    (``framework_seeds``), by which the client's ``seed_everything`` seeds the library."""
+
+    role: str
+    steps: tuple[SeedingStep, ...] = ()
+
 
 @dataclass(frozen=True)
 class DeviceProfiles:
@@ -319,6 +347,8 @@ class Engine(ABC):
     """Samplers of the library this engine does not serve as streams, with the reason."""
     response_headers: Mapping[str, str] = MappingProxyType({})
     """Extra headers a slice response carries (from ``call_info``), with their meaning."""
+    seeding: GlobalSeeding | None = None
+    """None: no process-wide seeding call makes this engine's streams."""
 
     @property
     @abstractmethod

@@ -29,9 +29,11 @@ from app.core.spec import (
     Array,
     Distribution,
     GeneratorEngine,
+    GlobalSeeding,
     JSONValue,
     Params,
     RandomAccess,
+    SeedingStep,
     SeedInput,
     StateExport,
     int_seed,
@@ -90,6 +92,13 @@ class TorchCpu(GeneratorEngine[torch.Generator, torch.Tensor]):
         "g.set_state(torch.frombuffer(bytearray(base64.b64decode(state)), dtype=torch.uint8))",
         binary=True)
     seed_bits = 64
+    seeding = GlobalSeeding("torch", (
+        SeedingStep("torch.manual_seed({seed})", "torch's CPU generator and every CUDA "
+                    "device's."),
+        SeedingStep("torch.cuda.manual_seed_all({seed})", "Every CUDA device's generator "
+                    "(already done by torch.manual_seed; explicit for code that reseeds CUDA "
+                    "alone)."),
+    ))
     doc = ("A torch CPU generator: torch.Generator().manual_seed(seed); torch.manual_seed(seed) "
            "followed by torch.rand/randn/randint gives the same stream. Seeds 0..2**64-1.")
 
