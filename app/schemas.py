@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, create_model
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, StrictBool, create_model
 
 from app.api.strict import JsonInt, JsonSize
 from app.core.checkpoints import CacheStats
@@ -152,7 +152,7 @@ class StateResponse(BaseModel):
     skip: int = Field(description="Elements to drop after block_start: offset - block_start.")
     dtype: str
     params: dict[str, float | int]
-    state: Any = Field(description="The library's own state: the np.random.set_state tuple, "
+    state: JsonValue = Field(description="The library's own state: the np.random.set_state tuple, "
                                    "the bit generator's state dict, the random.setstate tuple, "
                                    "or torch's Generator state bytes in base64.")
     state_kind: str | None = Field(
@@ -190,6 +190,10 @@ class StreamSlice(BaseModel):
     params: dict[str, float | int]
     reference: str = Field(description="Python that reproduces this slice with the library itself.")
     versions: Versions
+    local_call: dict[str, int | str] | None = Field(
+        None, description="Engines that declare call info only: facts about the equivalent "
+                          "local call of offset + count elements (e.g. how far it moves the "
+                          "generator, where the values were made); see /v1/engines.")
     values: list[float | str] | list[int] = Field(
         description="The elements. Non-finite floats (which some samplers make, e.g. pareto "
                     "or f with tiny parameters) are the strings \"inf\", \"-inf\", \"nan\".")
@@ -377,6 +381,41 @@ class SeedsResponse(BaseModel):
     derivation: str
 
 
+class TensorValues(BaseModel):
+    shape: list[int]
+    dtype: str
+    values: list[float | str] | list[int] = Field(
+        description="Flattened in row-major order; floats printed exactly (non-finite ones as "
+                    "the strings \"inf\", \"-inf\", \"nan\").")
+
+
+class TensorInitResponse(BaseModel):
+    """JSON form of ``POST /v1/tensors/init`` (safetensors and .npz carry the same tensor)."""
+
+    run: str | None = Field(None, description="The named run the seed derives from (run=).")
+    seed: int
+    init: str
+    shape: list[int]
+    dtype: str
+    args: dict[str, JsonValue] = Field(description="The init's arguments, parsed.")
+    reference: str = Field(description="Python that makes the tensor with torch itself.")
+    versions: Versions
+    tensors: dict[str, TensorValues] = Field(description="`tensor`: the initialised tensor.")
+
+
+class ModulesInitResponse(BaseModel):
+    """JSON form of ``POST /v1/modules/init``."""
+
+    run: str | None = Field(None, description="The named run the seed derives from (run=).")
+    seed: int
+    dtype: str
+    modules: list[dict[str, JsonValue]] = Field(description="The modules, parsed: `type` and "
+                                                            "their arguments.")
+    reference: str = Field(description="Python that builds the state_dict with torch itself.")
+    versions: Versions
+    tensors: dict[str, TensorValues] = Field(description="The state_dict, by key.")
+
+
 class Health(BaseModel):
-    status: Literal["ok"]
-    detail: dict[str, Any] = Field(default_factory=dict)
+    status: Literal["ok", "failed"]
+    detail: dict[str, JsonValue] = Field(default_factory=dict)
