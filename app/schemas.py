@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from enum import Enum
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, StrictBool, create_model
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    JsonValue,
+    StrictBool,
+    create_model,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, core_schema
 
 from app.api.strict import JsonInt, JsonSize
 from app.core.checkpoints import CacheStats
@@ -16,12 +28,33 @@ from app.core.registry import ENGINES, ParamUse, distribution_names, parameters
 from app.core.spec import Engine, Param
 from app.core.streams import Limits
 
-EngineName = Enum("EngineName", {n.replace("-", "_"): n for n in ENGINES}, type=str)  # type: ignore[misc]
-DistributionName = Enum(  # type: ignore[misc]
-    "DistributionName",
-    {d: d for e in ENGINES.values() for d in e.distributions},
-    type=str,
-)
+
+@dataclass(frozen=True)
+class RegistryNames:
+    """A string that must be one of the names the registry holds when it is validated (so an
+    engine registered after start-up is served); the JSON schema lists the names held when
+    the document is made."""
+
+    kind: str
+    names: Callable[[], Iterable[str]]
+
+    def check(self, value: str) -> str:
+        known = list(self.names())
+        if value not in known:
+            raise ValueError(f"unknown {self.kind} {value!r}; known: {', '.join(known)}")
+        return value
+
+    def __get_pydantic_core_schema__(self, source: type[str],
+                                     handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.no_info_after_validator_function(self.check, handler(source))
+
+    def __get_pydantic_json_schema__(self, schema: CoreSchema,
+                                     handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        return {"type": "string", "enum": list(dict.fromkeys(self.names()))}
+
+
+EngineName = Annotated[str, RegistryNames("engine", lambda: ENGINES)]
+DistributionName = Annotated[str, RegistryNames("distribution", distribution_names)]
 DTypeName = Enum("DTypeName", {d: d for d in DTYPES}, type=str)  # type: ignore[misc]
 FormatName = Literal["json", "npy", "raw"]
 

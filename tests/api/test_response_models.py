@@ -36,7 +36,7 @@ EXAMPLES: dict[tuple[str, str], list[Json]] = {
     ("GET", "/v1/runs/{run}/cursors/{cursor}/claims"): [{"path": {"run": RUN,
                                                                    "cursor": CURSOR}}],
     ("GET", "/v1/runs/{run}/cursors/{cursor}/claims/{claim_id}"): [{
-        "path": {"run": RUN, "cursor": CURSOR, "claim_id": 1}}],
+        "path": {"run": RUN, "cursor": CURSOR, "claim_id": "{claim}"}}],
     ("GET", "/v1/runs/{run}/audit"): [{"path": {"run": RUN}}],
     ("GET", "/v1/streams/{engine}/{distribution}"): [
         {"path": {"engine": "numpy-legacy", "distribution": "uniform"},
@@ -115,13 +115,17 @@ def test_every_json_answer_matches_its_documented_schema(
     client, doc = api
     components = closed(doc["components"])
     checked = 0
+    made: dict[str, int] = {}  # ids the service assigns (a claim's)
     # runs first: later requests name the run and its cursor
     for method, path, op in sorted(operations(doc), key=lambda o: "/runs" not in o[1]):
         for example in EXAMPLES[(method, path)]:
-            url = path.format(**example.get("path", {}))
+            url = path.format(**{k: str(v).format(**made)
+                                 for k, v in example.get("path", {}).items()})
             resp = client.request(method, url, params=example.get("query"),
                                   json=example.get("json"))
             assert 200 <= resp.status_code < 300, (method, url, resp.status_code, resp.text)
+            if path.endswith("/claims") and method == "POST":
+                made["claim"] = resp.json()["id"]
             documented = op["responses"].get(str(resp.status_code))
             assert documented is not None, (method, path, resp.status_code)
             media = resp.headers["content-type"].split(";")[0]

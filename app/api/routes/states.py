@@ -61,7 +61,7 @@ def get_state(
     request: Request,
     if_none_match: Annotated[str | None, Header(description="An earlier ETag.")] = None,
 ) -> Any:
-    stream, run = stream_for(request, query, engine.value, distribution.value)
+    stream, run = stream_for(request, query, engine, distribution)
     audit(request, run, spawn_key=query.spawn_key, offset=query.offset)
     service.check_window(query.offset, 0)
     fmt = query.format or "json"
