@@ -11,7 +11,7 @@ from app.api.observability import current_request_id
 from app.core.errors import InvalidParameter
 from app.core.registry import seeding_engine
 from app.core.runs import Run, check_name, engine_seed, run_stream
-from app.core.streams import Stream, StreamService
+from app.core.streams import Stream, StreamService, stream_namers
 from app.db.audit import AuditWriter
 from app.db.store import Database
 from app.schemas import StreamParams
@@ -53,15 +53,19 @@ def seed_or_run(request: Request, seed: int | None, run: str | None,
 
 def stream_for(request: Request, query: StreamParams, engine: str,
                distribution: str) -> tuple[Stream, Run | None]:
-    """The stream a stream-shaped query names, by seed= or by run=."""
+    """The stream a stream-shaped query names, by seed=, by run=, or by a parameter that
+    names it by itself (jax-threefry's key=)."""
     dtype = query.dtype.value if query.dtype else None
     service: StreamService = request.app.state.streams
-    run = seed_or_run(request, query.seed, query.run, query.allow_version_drift)
+    params = query.params()
+    named = query.seed is None and query.run is None and stream_namers(engine, distribution,
+                                                                         params)
+    run = None if named else seed_or_run(request, query.seed, query.run,
+                                         query.allow_version_drift)
     if run is None:
-        assert query.seed is not None
-        return service.resolve(engine, distribution, query.seed, dtype, query.params(),
+        return service.resolve(engine, distribution, query.seed, dtype, params,
                                query.spawn_key, query.device), None
-    return run_stream(run.seed, engine, distribution, dtype, query.params(), query.spawn_key,
+    return run_stream(run.seed, engine, distribution, dtype, params, query.spawn_key,
                       query.device, runtime=service.runtime), run
 
 

@@ -353,5 +353,8 @@ CALL_ENGINES: dict[str, CallEngine[Any]] = {
 REFUSED: dict[str, str] = {
     "torch-cuda": "call replay runs on the CPU; CUDA programs need the GPU they ran on "
                   "(its kernels, launch grid and math differ from the CPU's)",
+    "jax-threefry": "jax.random is functional: there is no generator whose calls could be "
+                    "replayed (each call takes a key, and the same key gives the same values); "
+                    "use /v1/streams/jax-threefry/{distribution} for any slice of a call",
 }
 """Registered engines without call replay, with the reason."""

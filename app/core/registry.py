@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from app.core.engines import (
+    jax_threefry,
     numpy_generator,
     numpy_legacy,
     python_random,
@@ -27,6 +28,7 @@ _ALL: tuple[Engine, ...] = (
     python_random.ENGINE,
     torch_cpu.ENGINE,
     torch_cuda.ENGINE,
+    jax_threefry.ENGINE,
 )
 ENGINES: dict[str, Engine] = {e.name: e for e in _ALL}
 

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from app.core.errors import AuthorityError, InvalidParameter, UnknownName
-from app.core.spec import Engine, Number
+from app.core.spec import Engine, Number, derive_seed
 from app.core.streams import CPU_ONLY, Runtime, Stream, parse_spawn_key, resolve
 from app.core.versions import versions
 
@@ -167,13 +167,15 @@ def engine_seed(engine: Engine, run_seed: int,
     Derived the way ``/v1/seeds`` derives worker seeds, also with an empty spawn key:
     numpy Generator engines take ``SeedSequence(run_seed, spawn_key=...)`` (the same as
     seed=run_seed with that spawn key); engines with narrower seeds take
-    ``SeedSequence(run_seed, spawn_key=...).generate_state(1, uint32 or uint64)[0]``.
+    ``SeedSequence(run_seed, spawn_key=...).generate_state(1, uint32 or uint64)[0]``;
+    engines with their own ``spawn_rule`` take ``SeedSequence(run_seed)``'s seed and apply
+    the spawn key themselves.
     """
-    if engine.seed_bits is None or spawn_key:
+    if engine.seed_bits is None or (spawn_key and engine.spawn_rule is None):
         return run_seed, spawn_key
-    dtype = np.uint32 if engine.seed_bits == 32 else np.uint64
-    derived = np.random.SeedSequence(run_seed).generate_state(1, dtype)[0]
-    return int(derived), ()
+    derived = derive_seed(np.random.SeedSequence(run_seed), engine.seed_bits)
+    # an engine with its own spawn rule (jax-threefry's fold_in) applies the key itself
+    return derived, spawn_key if engine.spawn_rule is not None else ()
 
 
 def run_stream(run_seed: int, engine: str, distribution: str, dtype: str | None = None,

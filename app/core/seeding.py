@@ -47,6 +47,10 @@ def derived(seed: int, spawn_key: tuple[int, ...], run: bool = False,
     out: dict[str, int | str | None] = {}
     for engine in (ENGINES if engines is None else engines).values():
         seed_e, key = engine_seed(engine, seed, spawn_key) if run else (seed, spawn_key)
+        if key and engine.spawn_rule is not None:  # the engine's own key derivation
+            out[engine.name] = engine.seed_expr(seed_e, key) if seed_e <= engine.seed_max \
+                else None
+            continue
         value = engine.generator_seed(seed_e, key)
         if not isinstance(value, int):
             out[engine.name] = engine.seed_expr(seed_e, key)
@@ -98,7 +102,15 @@ def recipe(seeds: Mapping[str, int | str | None],
 def derivation(engines: Mapping[str, Engine] | None = None) -> str:
     """How each engine's seed derives from the seed and spawn key, in words."""
     by_bits: dict[int | None, list[str]] = {}
+    own: list[str] = []
     for engine in (ENGINES if engines is None else engines).values():
+        if engine.spawn_rule is not None:
+            word = 32 if (engine.seed_bits or 64) <= 32 else 64
+            shift = word - (engine.seed_bits or word)
+            own.append(f"{engine.name}: {engine.spawn_rule}, on the key of the seed (with run=, "
+                       f"the seed is SeedSequence(run_seed).generate_state(1, np.uint{word})[0]"
+                       + (f" >> {shift}" if shift else "") + ")")
+            continue
         by_bits.setdefault(engine.seed_bits, []).append(engine.name)
     parts = []
     for bits, names in by_bits.items():
@@ -106,4 +118,5 @@ def derivation(engines: Mapping[str, Engine] | None = None) -> str:
                f"SeedSequence(seed, spawn_key).generate_state(1, np.uint{bits})[0]")
         parts.append(f"{', '.join(names)}: {how}")
     return ("; ".join(parts) + "; with no spawn_key, the seed itself, but with run= derived "
-            "the same way (with an empty spawn key) from the run's 128-bit seed.")
+            "the same way (with an empty spawn key) from the run's 128-bit seed."
+            + "".join(f" {o}." for o in own))

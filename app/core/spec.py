@@ -43,10 +43,15 @@ G = TypeVar("G")
 S = TypeVar("S")
 
 
+ParamKind = Literal["float", "int", "bool", "pair"]
+"""How a parameter is written: a decimal number, an exact integer, ``true``/``false``, or
+``pair``: two unsigned 32-bit integers ``hi,lo``, held as the one integer hi * 2**32 + lo."""
+
+
 @dataclass(frozen=True)
 class Param:
     name: str
-    kind: Literal["float", "int"]
+    kind: ParamKind
     default: Number | None
     """None: the parameter is required."""
     doc: str
@@ -55,6 +60,9 @@ class Param:
     optional: bool = False
     """May be left out although it has no default: the library call then omits it (Python's
     ``random.triangular(low, high)`` without ``mode``)."""
+    names_stream: bool = False
+    """Given, it names the stream instead of a seed (jax-threefry's ``key=hi,lo``): seed=
+    and run= are then left out, and the stream's seed is None."""
 
     @property
     def sample(self) -> Number:
@@ -259,7 +267,8 @@ class Stream:
     dist: DistributionSpec
     dtype: DType
     params: Params
-    seed: int
+    seed: int | None
+    """None: a parameter that ``names_stream`` names it instead."""
     spawn_key: tuple[int, ...] = ()
     runtime: Runtime = field(default=CPU_ONLY, compare=False, repr=False)
     """Where it is made (``StreamService.runtime``): no part of its values."""
@@ -272,8 +281,8 @@ class Stream:
         key = (self.engine.name, self.dist.name, self.dtype.name,
                tuple(self.params.items()), self.seed, self.spawn_key)
         object.__setattr__(self, "key", key)
-        object.__setattr__(self, "gen_seed", self.engine.generator_seed(self.seed,
-                                                                        self.spawn_key))
+        object.__setattr__(self, "gen_seed", self.engine.generator_seed(
+            0 if self.seed is None else self.seed, self.spawn_key))
 
     def start(self) -> Cursor:
         """A cursor at element 0."""
@@ -318,6 +327,8 @@ class Engine(ABC):
     access: RandomAccess = CHECKPOINT_ONLY
     state: StateExport | None = None
     """None: the library has no state a worker could continue the stream from."""
+    no_state_reason: str = "the library keeps no state a worker could continue from"
+    """Why ``state`` is None, for the error a state request gets."""
     devices: DeviceProfiles | None = None
     max_reference: int | None = None
     """Largest reference call (offset + count) whose elements the stream defines."""
@@ -325,6 +336,13 @@ class Engine(ABC):
     """Bits of the integer seed the generator takes when a spawn key derives it
     (``SeedSequence(seed, spawn_key).generate_state(1, uint<bits>)[0]``); None: the generator
     takes the SeedSequence itself (numpy's Generator engines)."""
+    spawn_rule: str | None = None
+    """None: ``spawn_key`` derives the generator's seed through ``SeedSequence`` (see
+    ``seed_bits``); else the engine applies the spawn key to its own key, as this says
+    (jax-threefry: a chain of ``fold_in``), and a run's seed derives the engine's seed
+    before it."""
+    max_reference_doc: str = ""
+    """Why streams end at ``max_reference``."""
     refused: Mapping[str, str] = MappingProxyType({})
     """Samplers of the library this engine does not serve as streams, with the reason."""
     response_headers: Mapping[str, str] = MappingProxyType({})
@@ -370,8 +388,7 @@ class Engine(ABC):
         sequence = np.random.SeedSequence(seed, spawn_key=spawn_key)
         if self.seed_bits is None:
             return sequence
-        dtype = np.uint32 if self.seed_bits == 32 else np.uint64
-        return int(sequence.generate_state(1, dtype)[0])
+        return derive_seed(sequence, self.seed_bits)
 
     def seed_expr(self, seed: int, spawn_key: tuple[int, ...] = ()) -> str:
         if not spawn_key:
@@ -381,9 +398,12 @@ class Engine(ABC):
             return sequence
         return f"int({sequence}.generate_state(1, np.uint{self.seed_bits})[0])"
 
-    def reference(self, dist: DistributionSpec, params: Params, dtype: DType, seed: int,
+    def reference(self, dist: DistributionSpec, params: Params, dtype: DType, seed: int | None,
                   start: int, stop: int, spawn_key: tuple[int, ...] = ()) -> str:
-        """Runnable Python that reproduces elements [start, stop) of the stream."""
+        """Runnable Python that reproduces elements [start, stop) of the stream (seed None:
+        a parameter names it, for engines that have one)."""
+        if seed is None:
+            raise ValueError(f"{self.name} streams are named by a seed")
         total = dist.reference_size(stop)
         call = dist.call(params, dtype, total)
         if start != 0 or stop != total:
@@ -402,6 +422,14 @@ class Engine(ABC):
         if self.state is None:
             return ""
         return f"{self.imports}\n{self.state.restore_code}\n"
+
+
+def derive_seed(sequence: np.random.SeedSequence, bits: int) -> int:
+    """A ``bits``-bit seed from a SeedSequence: its first uint32 (bits <= 32) or uint64
+    word, shifted right to ``bits`` bits (jax-threefry's 63-bit seeds)."""
+    word = 32 if bits <= 32 else 64
+    dtype = np.uint32 if word == 32 else np.uint64
+    return int(sequence.generate_state(1, dtype)[0]) >> (word - bits)
 
 
 def int_seed(seed: SeedInput) -> int:

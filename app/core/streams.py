@@ -33,7 +33,7 @@ from app.core.spec import (
 )
 
 __all__ = ["CPU_ONLY", "MAX_OFFSET", "Limits", "Runtime", "Stream", "StreamService",
-           "device_params", "parse_spawn_key", "resolve"]
+           "device_params", "parse_spawn_key", "resolve", "stream_namers"]
 
 MAX_OFFSET = 2**64 - 1
 MAX_SPAWN_DEPTH = 32
@@ -83,19 +83,42 @@ def parse_spawn_key(value: str | tuple[int, ...] | None) -> tuple[int, ...]:
     return key
 
 
-def resolve(engine: str, distribution: str, seed: int | str, dtype: str | None = None,
-            params: Mapping[str, str | Number] | None = None,
+def stream_namers(engine: str, distribution: str,
+                  params: Mapping[str, str | Number] | None) -> list[str]:
+    """The parameters given that name the stream instead of a seed (``Param.names_stream``);
+    [] when the engine or distribution is unknown (``resolve`` says so)."""
+    eng = ENGINES.get(engine)
+    dist = eng.distributions.get(distribution) if eng is not None else None
+    if dist is None or not params:
+        return []
+    return [p.name for p in dist.params
+            if p.names_stream and params.get(p.name) not in (None, "")]
+
+
+def resolve(engine: str, distribution: str, seed: int | str | None,
+            dtype: str | None = None, params: Mapping[str, str | Number] | None = None,
             spawn_key: str | tuple[int, ...] | None = None, device: str | None = None, *,
             runtime: Runtime = CPU_ONLY) -> Stream:
     """Validate a stream request against the registry; raise AuthorityError naming the fault.
 
-    ``runtime``: the hardware that will make it (``StreamService.resolve`` passes its own);
-    the default is a CPU-only process."""
+    ``seed`` is None only when a parameter names the stream instead (``key=`` of
+    jax-threefry). ``runtime``: the hardware that will make it (``StreamService.resolve``
+    passes its own); the default is a CPU-only process."""
     eng = get_engine(engine)
     dist = get_distribution(eng, distribution)
-    s = parse_int("seed", seed)
-    if not 0 <= s <= eng.seed_max:
-        raise InvalidParameter("seed", f"must be in 0..{eng.seed_max} for {eng.name}, got {s}")
+    namers = stream_namers(engine, distribution, params)
+    s: int | None = None
+    if namers:
+        if seed is not None:
+            raise InvalidParameter(namers[0], f"{namers[0]}= names the stream by itself: give "
+                                              "it without seed= or run=")
+    elif seed is None:
+        raise InvalidParameter("seed", "required (or run=<name> for a named run's seed)")
+    else:
+        s = parse_int("seed", seed)
+        if not 0 <= s <= eng.seed_max:
+            raise InvalidParameter("seed", f"must be in 0..{eng.seed_max} for {eng.name}, "
+                                           f"got {s}")
     dtype_name = dtype or dist.default_dtype
     if dtype_name not in dist.dtypes:
         why = dist.refused_dtypes.get(dtype_name)
@@ -124,7 +147,7 @@ class StreamService:
         self.on_jump: Callable[[str, float], None] | None = None
         """Told (engine, seconds) after every jump-ahead: the service's metrics."""
 
-    def resolve(self, engine: str, distribution: str, seed: int | str,
+    def resolve(self, engine: str, distribution: str, seed: int | str | None,
                 dtype: str | None = None, params: Mapping[str, str | Number] | None = None,
                 spawn_key: str | tuple[int, ...] | None = None,
                 device: str | None = None) -> Stream:
@@ -153,9 +176,9 @@ class StreamService:
         self.check_window(offset, count)
         top = stream.engine.max_reference
         if top is not None and offset + count > top:
-            raise LimitExceeded("offset", f"{stream.engine.name} streams end at {top}: torch "
-                                          "splits larger calls into pieces with their own "
-                                          "offsets, so offset + count must be <= it")
+            raise LimitExceeded("offset", f"{stream.engine.name} streams end at {top}: "
+                                          f"{stream.engine.max_reference_doc or 'the end'}, "
+                                          "so offset + count must be <= it")
         gen, start, every = self._position(stream, offset)
         return self._generate(stream, gen, start, offset, offset + count, every)
 
@@ -165,8 +188,7 @@ class StreamService:
         self.check_window(offset, 0)
         if stream.engine.state is None:
             raise InvalidParameter("engine", f"{stream.engine.name} has no generator state to "
-                                             "continue from: which counter an element uses "
-                                             "depends on the size of the call that makes it")
+                                             f"continue from: {stream.engine.no_state_reason}")
         gen, start, _ = self._position(stream, offset)
         state = gen.export_state()
         self.cache.put(stream.key, start, gen, stream.engine.state_nbytes, live=True)
@@ -266,7 +288,7 @@ class StreamService:
     def _save(self, stream: Stream, position: int, gen: Cursor) -> None:
         self.cache.put(stream.key, position, gen.snapshot(), stream.engine.state_nbytes)
 
-    def slice(self, engine: str, distribution: str, seed: int, offset: int, count: int,
+    def slice(self, engine: str, distribution: str, seed: int | None, offset: int, count: int,
               dtype: str | None = None, spawn_key: tuple[int, ...] = (),
               **params: Number) -> Array:
         """x[offset:offset+count] of a stream, as one array (library use)."""

@@ -43,6 +43,8 @@ EXAMPLES: dict[tuple[str, str], list[Json]] = {
          "query": {"seed": 1, "count": 3}},
         {"path": {"engine": "torch-cuda", "distribution": "uniform"},  # local_call
          "query": {"seed": 1, "count": 3}},
+        {"path": {"engine": "jax-threefry", "distribution": "randint"},
+         "query": {"seed": 1, "count": 3, "minval": 0, "maxval": 5}},
         {"path": {"engine": "numpy-pcg64", "distribution": "integers"},
          "query": {"run": RUN, "count": 3, "low": 0, "high": 9}},
     ],

@@ -127,13 +127,20 @@ def list_cursors(run: RunName, db: DatabaseDep) -> dict[str, Any]:
 
 # -- claims --------------------------------------------------------------------------------
 
+def _query_value(value: Any) -> Any:
+    """A parameter as the stream query writes it (exact floats, booleans as true/false)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value) if isinstance(value, float) else value
+
+
 def slice_url(run: str, spec: CursorSpec, offset: int, count: int) -> str:
     """The stream request that serves exactly this slice of the cursor's stream."""
     query: dict[str, Any] = {"run": run}
     if spec.spawn_key:
         query["spawn_key"] = ",".join(str(k) for k in spec.spawn_key)
     query |= {"offset": offset, "count": count, "dtype": spec.dtype,
-              **{k: repr(v) if isinstance(v, float) else v for k, v in spec.params.items()}}
+              **{k: _query_value(v) for k, v in spec.params.items()}}
     return f"/v1/streams/{spec.engine}/{spec.distribution}?{urlencode(query)}"
 
 

@@ -267,6 +267,9 @@ class TorchCuda(GeneratorEngine[Position, Saved]):
         lambda units: 1e3)
     seed_bits = 64
     max_reference = MAX_CALL
+    max_reference_doc = "torch splits larger calls into pieces with their own offsets"
+    no_state_reason = ("which counter an element uses depends on the size of the call that "
+                       "makes it")
     devices = DeviceProfiles({name: {"sms": d.sms, "threads_per_sm": d.threads_per_sm}
                               for name, d in DEVICES.items()})
     response_headers = MappingProxyType({
