@@ -21,13 +21,6 @@ from seed_authority_client.orders import IndexOrder
 if TYPE_CHECKING:
     from seed_authority_client.runs import Run
 
-BIT_GENERATORS: dict[str, type[np.random.BitGenerator]] = {
-    "numpy-pcg64": np.random.PCG64,
-    "numpy-pcg64dxsm": np.random.PCG64DXSM,
-    "numpy-philox": np.random.Philox,
-    "numpy-sfc64": np.random.SFC64,
-    "numpy-mt19937": np.random.MT19937,
-}
 _ETAG = re.compile(r'^"[^"]+"$')
 RETRIED = {429, 500, 502, 503, 504}
 
@@ -154,7 +147,7 @@ class Authority:
             raise ValueError(f"offset {offset} is inside a 16-element block of torch normal; "
                              f"use a multiple of 16 (block starts at {doc['block_start']}), or "
                              "state() and drop the first `skip` values")
-        return restore(engine, doc["state"])
+        return restore(doc["state_kind"], doc["state"])
 
     # -- index orders ----------------------------------------------------------------------
 
@@ -225,16 +218,16 @@ class Authority:
         """Seed random, numpy and torch in this process with this worker's seeds, and (with
         ``deterministic``) set torch's determinism switches; see GET /v1/seeds."""
         doc = self.seeds(seed, rank, run=run)
-        derived = doc["seeds"]
-        random.seed(derived["python-random"])
-        np.random.seed(derived["numpy-legacy"])
-        os.environ["PYTHONHASHSEED"] = str(derived["numpy-legacy"])
+        roles = doc["framework_seeds"]  # the seed of each process-wide seeding call
+        random.seed(roles["python"])
+        np.random.seed(roles["numpy"])
+        os.environ["PYTHONHASHSEED"] = str(roles["numpy"])
         try:
             import torch
         except ImportError:
             return doc
-        torch.manual_seed(derived["torch-cpu"])
-        torch.cuda.manual_seed_all(derived["torch-cpu"])
+        torch.manual_seed(roles["torch"])
+        torch.cuda.manual_seed_all(roles["torch"])
         if deterministic:
             os.environ["CUBLAS_WORKSPACE_CONFIG"] = ":4096:8"
             torch.backends.cudnn.deterministic = True
@@ -306,27 +299,31 @@ class Stream:
                 yield current
 
 
-def restore(engine: str, state: Any) -> Any:
-    """Build the library's own generator from a state handoff document's ``state``."""
-    if engine == "numpy-legacy":
+def restore(kind: str, state: Any) -> Any:
+    """Build the library's own generator from a state handoff document's ``state``, by its
+    ``state_kind`` (what the server says the state is, whichever engine made it)."""
+    if kind == "numpy.random_state":
         rs = np.random.RandomState()
         rs.set_state((state[0], np.array(state[1], dtype=np.uint32), *state[2:]))
         return rs
-    if engine in BIT_GENERATORS:
-        bitgen = BIT_GENERATORS[engine]()
+    if kind == "numpy.bit_generator":
+        cls = getattr(np.random, state["bit_generator"], None)
+        if not (isinstance(cls, type) and issubclass(cls, np.random.BitGenerator)):
+            raise ValueError(f"unknown numpy bit generator {state['bit_generator']!r}")
+        bitgen = cls()
         bitgen.state = state
         return np.random.Generator(bitgen)
-    if engine == "python-random":
+    if kind == "python.random":
         r = random.Random()
         r.setstate((state[0], tuple(state[1]), state[2]))
         return r
-    if engine == "torch-cpu":
+    if kind == "torch.generator":
         import torch
 
         g = torch.Generator()
         g.set_state(torch.frombuffer(bytearray(base64.b64decode(state)), dtype=torch.uint8))
         return g
-    raise ValueError(f"unknown engine {engine!r}")
+    raise ValueError(f"no way to restore a state of kind {kind!r} (a newer server?)")
 
 
 def _query(seed: int | None, dtype: str | None, spawn_key: int | tuple[int, ...] | None,

@@ -151,6 +151,10 @@ def test_seeds_and_the_recipe(client: TestClient) -> None:
     assert body["seeds"]["torch-cpu"] == derived_int(1234, (2,), 64)
     assert body["seeds"]["python-random"] == derived_int(1234, (2,), 64)
     assert body["seeds"]["numpy-pcg64"] == "np.random.SeedSequence(1234, spawn_key=(2,))"
+    # by role, as the client's seed_everything reads them (no engine names)
+    assert body["framework_seeds"] == {
+        "numpy": body["seeds"]["numpy-legacy"], "python": body["seeds"]["python-random"],
+        "torch": body["seeds"]["torch-cpu"], "numpy_generator": body["seeds"]["numpy-pcg64"]}
     codes = [step["code"] for step in body["recipe"]]
     for needle in ("random.seed", "np.random.seed", "torch.manual_seed",
                    "torch.cuda.manual_seed_all", "cudnn.deterministic = True",

@@ -20,9 +20,9 @@ from fastapi.testclient import TestClient
 from torch import nn
 
 from app.config import Settings
+from app.core.spec import Runtime
 from app.main import create_app
 from seed_authority_client import Authority, AuthorityError, AuthorityUnavailable
-from tests.support.gpu_model import using
 from tests.support.oracle import reference, same_bits
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -108,8 +108,10 @@ def test_errors_are_raised_with_the_parameter(local: Authority) -> None:
     assert err.value.status == 422
     with pytest.raises(AuthorityError, match="init"):
         local.init_tensor(1, "nope_", [2])
-    with using(None), pytest.raises(AuthorityError) as gpu:  # a 501: answered, not retried
-        local.stream("torch-cuda", "normal", seed=1)[0:4]
+    cpu_only = create_app(runtime=Runtime())  # whatever this machine has
+    with (TestClient(cpu_only) as http, Authority(client=http, backoff=0) as on_cpu,
+          pytest.raises(AuthorityError) as gpu):  # a 501: answered, not retried
+        on_cpu.stream("torch-cuda", "normal", seed=1)[0:4]
     assert gpu.value.status == 501
 
 

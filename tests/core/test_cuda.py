@@ -115,7 +115,7 @@ def test_offset_increment_and_call_facts(client: TestClient) -> None:
 
 
 def test_what_cannot_be_served_says_why(client: TestClient) -> None:
-    with using(None):  # a CPU-only authority, whatever this machine has
+    with using(client, None):  # a CPU-only authority, whatever this machine has
         normal = client.get("/v1/streams/torch-cuda/normal", params={"seed": 0, "count": 4})
     assert normal.status_code == 501
     assert "GPU" in normal.json()["message"]

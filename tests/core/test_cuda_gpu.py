@@ -26,8 +26,7 @@ from pydantic import ValidationError
 from app.config import Settings
 from app.core.cuda import gpu
 from app.core.cuda.gpu import Gpu
-from app.core.streams import StreamService
-from tests.support.gpu_model import ModelGpu, on_model, using
+from tests.support.gpu_model import ModelGpu, model_gpu, on, using
 from tests.support.oracle import same_bits
 
 CASES = [
@@ -57,9 +56,10 @@ def test_gpu_slices_are_the_reference_call(seed: int, sms: int, tps: int,
     """Small launch waves (256..1536 threads) put wave and call edges inside the slices;
     max_call=1 makes every unrolled wave its own GPU call."""
     dist, dtype, params = case
-    with on_model(sms, tps) as model, pytest.MonkeyPatch.context() as mp:
+    model = model_gpu(sms, tps)
+    with pytest.MonkeyPatch.context() as mp:
         mp.setattr(gpu, "MAX_CALL_ELEMENTS", max_call)
-        got = StreamService().slice("torch-cuda", dist, seed, offset, count, dtype, (),
+        got = on(model).slice("torch-cuda", dist, seed, offset, count, dtype, (),
                                     **params, sms=sms, threads_per_sm=tps)
         unroll = 2 if dtype == "float64" or (
             dist == "integers" and params["high"] - params["low"] >= 2**28) else 4
@@ -71,28 +71,29 @@ def test_gpu_slices_are_the_reference_call(seed: int, sms: int, tps: int,
         want = model.reference(seed, offset + count, dist, dtype, params)
     assert same_bits(got, want[offset:])
     if dist != "normal":  # and the CPU emulation agrees
-        with using(None):
-            emulated = StreamService().slice("torch-cuda", dist, seed, offset, count, dtype,
-                                             (), **params, sms=sms, threads_per_sm=tps)
+        emulated = on(None).slice("torch-cuda", dist, seed, offset, count, dtype, (),
+                                  **params, sms=sms, threads_per_sm=tps)
         assert same_bits(emulated, got)
 
 
 def test_calls_start_at_the_slices_curand_call() -> None:
-    with on_model(1, 256) as model:  # wave 256, 1024 float32 per unrolled wave
-        StreamService().slice("torch-cuda", "uniform", 5, 5000, 3000, "float32", (),
-                              low=0.0, high=1.0, sms=1, threads_per_sm=256)
+    model = model_gpu(1, 256)  # wave 256, 1024 float32 per unrolled wave
+    on(model).slice("torch-cuda", "uniform", 5, 5000, 3000, "float32", (),
+                    low=0.0, high=1.0, sms=1, threads_per_sm=256)
     assert model.calls == [(4 * 4, 4 * 1024)]  # elements 4096..8191: curand calls 4..7
-    with on_model(1, 256) as model, pytest.MonkeyPatch.context() as mp:
+    model = model_gpu(1, 256)
+    with pytest.MonkeyPatch.context() as mp:
         mp.setattr(gpu, "MAX_CALL_ELEMENTS", 2048)
-        StreamService().slice("torch-cuda", "uniform", 5, 5000, 3000, "float64", (),
-                              low=0.0, high=1.0, sms=1, threads_per_sm=256)
+        on(model).slice("torch-cuda", "uniform", 5, 5000, 3000, "float64", (),
+                        low=0.0, high=1.0, sms=1, threads_per_sm=256)
     # float64: unroll 2, 512 per wave; elements 4608..8191 are calls 9..15, 4 waves a call
     assert model.calls == [(36, 2048), (52, 1536)]
 
 
 def test_http_serves_normal_on_the_gpus_own_profile(client: TestClient) -> None:
     query = {"seed": 11, "offset": 300, "count": 3900, "sms": 2, "threads_per_sm": 256}
-    with on_model(2, 256) as model:
+    model = model_gpu(2, 256)
+    with using(client, model):
         own = client.get("/v1/streams/torch-cuda/normal", params=query)
         other = client.get("/v1/streams/torch-cuda/normal", params={"seed": 11, "count": 4})
         emulated = client.get("/v1/streams/torch-cuda/uniform", params={"seed": 11, "count": 4})
@@ -110,7 +111,7 @@ def test_http_serves_normal_on_the_gpus_own_profile(client: TestClient) -> None:
     assert "sms=2&threads_per_sm=256" in other.json()["message"]
     assert emulated.headers["x-cuda-generated-on"] == "cpu: Philox emulation"
     assert listed["generated_on"].startswith("gpu: cuda:0 Model GPU")
-    with using(None):  # a CPU-only authority
+    with using(client, None):  # a CPU-only authority
         without = client.get("/v1/streams/torch-cuda/normal", params=query)
         listed_cpu = next(e for e in client.get("/v1/engines").json()["engines"]
                           if e["name"] == "torch-cuda")
@@ -191,13 +192,13 @@ def test_gpu_memory_pressure_retries_small_then_answers_503(client: TestClient) 
     tight = _TightModel(0, "Model GPU", 1, 256, most=1024)  # one unrolled float32 wave
     query = {"seed": 4, "offset": 1000, "count": 3000, "sms": 1, "threads_per_sm": 256,
              "format": "raw"}
-    with using(tight):
+    with using(client, tight):
         got = client.get("/v1/streams/torch-cuda/uniform", params=query)
     assert got.status_code == 200
     want = ModelGpu(0, "Model GPU", 1, 256).reference(4, 4000, "uniform", "float32",
                                                        {"low": 0.0, "high": 1.0})[1000:]
     assert same_bits(np.frombuffer(got.content, dtype=np.float32), want)
-    with using(_TightModel(0, "Model GPU", 1, 256, most=0)):
+    with using(client, _TightModel(0, "Model GPU", 1, 256, most=0)):
         full = client.get("/v1/streams/torch-cuda/normal", params=query)
     assert full.status_code == 503
     assert full.json()["error"] == "unavailable"

@@ -20,7 +20,7 @@ from app.core.registry import ENGINES
 from app.core.spec import GeneratorEngine
 from app.core.streams import Limits, StreamService, resolve
 from tests.support.oracle import CORE, reference, same_bits
-from tests.support.strategies import GPU_ONLY
+from tests.support.strategies import GPU_ONLY, OWN_TESTS
 
 MT_ENGINES = ["numpy-legacy", "numpy-mt19937", "python-random", "torch-cpu"]
 JUMPS = [0, 1, 623, 624, 625, 1247, 1248, 19937, 1_000_003, 9_999_991]
@@ -117,6 +117,7 @@ def test_huge_jumps_compose(k1: int, k2: int) -> None:
 DIRECT = [(e.name, d.name, dt) for e in ENGINES.values() for d in e.distributions.values()
           for dt in d.dtypes
           if e.offset_access(d) != "checkpointed" and (e.name, d.name) not in GPU_ONLY
+          and e.name not in OWN_TESTS
           and d.name in CORE]
 """The service's core streams; the libraries' own methods jump in tests/core/test_methods.py."""
 

@@ -1,7 +1,7 @@
 """A model CUDA device for tests: ``Gpu.call`` (one local torch call of n elements at a
 generator offset) computed by the independent reference (tests/support/cuda_reference.py, with
 torch's launch grid for n and Philox counter offset/4 + k), checking torch's preconditions;
-and ``using`` to pick the device (or none) the service sees, whatever this machine has.
+and ``using`` to give an app's streams a device (or none), whatever this machine has.
 """
 
 from __future__ import annotations
@@ -13,10 +13,12 @@ from typing import Any
 
 import numpy as np
 import torch
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 
-from app.core.cuda import gpu
 from app.core.cuda.gpu import Gpu
 from app.core.engines.torch_cuda import wave
+from app.core.streams import Runtime, StreamService
 from tests.support import cuda_reference
 
 
@@ -46,21 +48,26 @@ class ModelGpu(Gpu):
 
 
 @contextmanager
-def using(device: Gpu | None) -> Iterator[None]:
-    """This device (or none: a CPU-only authority) for the block, whatever the machine has."""
-    before = gpu.active()
-    gpu.activate(device)
+def using(client: TestClient, device: Gpu | None) -> Iterator[StreamService]:
+    """The client's app makes its streams on this device (or none: a CPU-only authority) for
+    the block, whatever the machine has: a service on that runtime stands in for the app's."""
+    app = client.app
+    assert isinstance(app, FastAPI)
+    before: StreamService = app.state.streams
+    app.state.streams = StreamService(before.limits, Runtime(device))
     try:
-        yield
+        yield app.state.streams
     finally:
-        gpu.activate(before)
+        app.state.streams = before
 
 
-@contextmanager
-def on_model(sms: int, threads_per_sm: int) -> Iterator[ModelGpu]:
-    model = ModelGpu(0, "Model GPU", sms, threads_per_sm)
-    with using(model):
-        yield model
+def model_gpu(sms: int, threads_per_sm: int) -> ModelGpu:
+    return ModelGpu(0, "Model GPU", sms, threads_per_sm)
+
+
+def on(device: Gpu | None) -> StreamService:
+    """A service that makes its streams on this device (None: a CPU-only one)."""
+    return StreamService(runtime=Runtime(device))
 
 
 def reference_runs_here(params: Any) -> bool:

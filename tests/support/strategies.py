@@ -19,7 +19,10 @@ ALL_ENTRIES: list[tuple[str, str, str]] = [
 ]
 GPU_ONLY = {("torch-cuda", "normal")}
 """Served only by an authority on a GPU (a 501 here): no CPU oracle."""
-ENTRIES = [e for e in ALL_ENTRIES if e[:2] not in GPU_ONLY]
+OWN_TESTS = {"jax-threefry"}
+"""Engines tested against their library in their own files (tests/api/test_jax_http.py, with
+their own golden vectors): not numpy/python/torch streams, nor method distributions."""
+ENTRIES = [e for e in ALL_ENTRIES if e[:2] not in GPU_ONLY and e[0] not in OWN_TESTS]
 CORE_ENTRIES = [e for e in ENTRIES if e[1] in CORE]
 METHOD_ENTRIES = [e for e in ENTRIES if e[1] not in CORE]
 """Distributions by the libraries' own names (app.core.methods)."""

@@ -56,8 +56,9 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
     406: {"model": ErrorBody, "description": "The Accept header names no served format."},
     422: {"model": ErrorBody, "description": "A parameter is invalid or over a limit; "
                                               "`parameter` names it."},
-    501: {"model": ErrorBody, "description": "A stream that needs hardware this authority "
-                                              "lacks (a GPU): not reproducible here."},
+    501: {"model": ErrorBody, "description": "A stream that needs hardware (a GPU) or an "
+                                              "optional library (JAX) this authority lacks: "
+                                              "not reproducible here."},
     503: {"model": ErrorBody, "description": "The device that generates the stream is out "
                                               "of memory for now: retry; or the stream "
                                               "drifted from its known answers here (see "
@@ -122,7 +123,7 @@ def get_slice(
         return Response(status_code=304, headers=headers)
 
     chunks = service.open_slice(stream, offset, count)
-    meta = {
+    meta: dict[str, Any] = {
         "engine": stream.engine.name,
         "distribution": stream.dist.name,
         "seed": stream.seed,
@@ -136,7 +137,7 @@ def get_slice(
         "reference": stream.reference(offset, offset + count),
         "versions": versions(),
     }
-    info = stream.engine.call_info(stream.dist, stream.params, stream.dtype, offset + count)
+    info = stream.call_info(offset + count)
     if info is not None:
         meta["local_call"] = dict(info.facts)
         headers.update(info.headers)

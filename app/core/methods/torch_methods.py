@@ -32,8 +32,8 @@ from app.core.errors import InvalidParameter
 from app.core.methods.build import NONFINITE_NOTE, distribution
 from app.core.methods.domain import P, check_all, named_in
 from app.core.spec import Array, Distribution, Params
+from app.core.torch_dtypes import FLOATS, TORCH_DTYPES, to_numpy
 
-FLOATS = ("float32", "float64", "float16", "bfloat16")
 RANDOM_DTYPES = ("int64", "int32", "int16", "int8", "uint8", *FLOATS)
 _SCRATCH = torch.Generator().manual_seed(0)
 
@@ -58,15 +58,7 @@ REFUSED: dict[str, str] = {
 
 
 def _tdtype(dt: DType) -> torch.dtype:
-    dtype: torch.dtype = getattr(torch, dt.name)
-    return dtype
-
-
-def _to_numpy(t: torch.Tensor) -> Array:
-    if t.dtype == torch.bfloat16:
-        return t.view(torch.uint16).numpy()
-    out: Array = t.numpy()
-    return out
+    return TORCH_DTYPES[dt.name]
 
 
 def _words_64(p: Params, dt: DType) -> int | None:
@@ -151,7 +143,7 @@ def _build(m: Method) -> Distribution[Any]:
         return [float(p[q.name]) for q in ps]
 
     def draw(g: torch.Generator, p: Params, dt: DType, n: int) -> Array:
-        return _to_numpy(m.apply(torch.empty(n, dtype=_tdtype(dt)), args(p), g))
+        return to_numpy(m.apply(torch.empty(n, dtype=_tdtype(dt)), args(p), g))
 
     def call(p: Params, dt: DType, n: int | str) -> str:
         return m.source.format(n=n, dtype=dt.name, args=", ".join(map(repr, args(p))))
