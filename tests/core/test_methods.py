@@ -300,3 +300,23 @@ def test_docs_tables_are_the_registry() -> None:
     from scripts.make_distribution_docs import OUT, render
 
     assert OUT.read_text() == render(), "run python -m scripts.make_distribution_docs"
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "float16", "bfloat16"])
+@pytest.mark.parametrize("p", [-1.3e-245, -1e-40, -1e-3, 0.0, 0.5, 1.0, 1 + 1e-9, 1.0000001,
+                               1.001, 1e300, float("nan")])
+def test_bernoulli_p_is_checked_as_torch_full_rounds_it(dtype: str, p: float) -> None:
+    """torch checks the tensor torch.full made: -1e-245 is -0.0 in float32 (accepted), 1.001
+    is 1.0 in bfloat16 (accepted), 1e300 overflows float16 (refused). Found by hypothesis."""
+    try:
+        torch.bernoulli(torch.full((4,), p, dtype=getattr(torch, dtype)))
+        library_accepts = True
+    except RuntimeError:
+        library_accepts = False
+    check = ENGINES["torch-cpu"].distributions["bernoulli"].check
+    if library_accepts:
+        check({"p": p}, DTYPES[dtype])
+    else:
+        with pytest.raises(InvalidParameter) as refused:
+            check({"p": p}, DTYPES[dtype])
+        assert refused.value.parameter == "p"

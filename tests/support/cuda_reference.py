@@ -28,12 +28,13 @@ def philox4x32_10(ctr: list[npt.NDArray[np.uint64]], key: tuple[int, int]) -> li
     return c
 
 
-def words(seed: int, n: int, wave: int, unroll: int, offset: int = 0) -> list[
+def words(seed: int, n: int, wave: int, unroll: int, offset: int = 0, start: int = 0) -> list[
         npt.NDArray[np.uint64]]:
     """For elements 0..n-1 of a call made at generator offset ``offset`` (a multiple of 4):
     the four curand4 words of the call that makes each one, and which group (ii) of them it
-    takes, as [x, y, z, w, ii]."""
-    li = np.arange(n, dtype=np.uint64)
+    takes, as [x, y, z, w, ii]. Elements before ``start`` are left out (each element depends
+    only on its own index)."""
+    li = np.arange(start, max(start, n), dtype=np.uint64)
     k, r = li // np.uint64(wave * unroll), li % np.uint64(wave * unroll)
     k = k + np.uint64(offset // 4)
     ii, tid = r // np.uint64(wave), r % np.uint64(wave)
@@ -62,9 +63,9 @@ def _to_bf16_bits(x: float) -> int:
 
 
 def uniform(seed: int, n: int, wave: int, dtype: str, low: float, high: float,
-            offset: int = 0) -> npt.NDArray[Any]:
+            offset: int = 0, start: int = 0) -> npt.NDArray[Any]:
     if dtype == "float64":
-        x, y, z, w, ii = words(seed, n, wave, 2, offset)
+        x, y, z, w, ii = words(seed, n, wave, 2, offset, start)
         first, second = np.where(ii == 0, x, z), np.where(ii == 0, y, w)
         zz = first ^ (second << np.uint64(21))
         if (low, high) == (0.0, 1.0):  # fma(u, 1, 0) == u: no rounding to redo
@@ -77,7 +78,7 @@ def uniform(seed: int, n: int, wave: int, dtype: str, low: float, high: float,
             value = float(_round_float(Fraction(u) * Fraction(rng) + Fraction(low), np.float64))
             out.append(low if value == high else value)
         return np.array(out, dtype=np.float64)
-    x, y, z, w, ii = words(seed, n, wave, 4, offset)
+    x, y, z, w, ii = words(seed, n, wave, 4, offset, start)
     u32 = np.choose(ii.astype(np.int64), [x, y, z, w]).astype(np.uint64)
     f = u32.astype(np.float32) * np.float32(2**-32) + np.float32(2**-33)  # product exact
     # from, to, range in the dtype; rand * range + from fused in float; cast to the dtype
@@ -108,15 +109,15 @@ def uniform(seed: int, n: int, wave: int, dtype: str, low: float, high: float,
 
 
 def integers(seed: int, n: int, wave: int, dtype: str, low: int, high: int,
-             offset: int = 0) -> npt.NDArray[Any]:
+             offset: int = 0, start: int = 0) -> npt.NDArray[Any]:
     width = high - low
     if width >= 2**28:
-        x, y, z, w, ii = words(seed, n, wave, 2, offset)
+        x, y, z, w, ii = words(seed, n, wave, 2, offset, start)
         raw = [int(a) << 32 | int(b) for a, b in zip(np.where(ii == 0, x, z).tolist(),
                                                      np.where(ii == 0, y, w).tolist(),
                                                      strict=True)]
     else:
-        x, y, z, w, ii = words(seed, n, wave, 4, offset)
+        x, y, z, w, ii = words(seed, n, wave, 4, offset, start)
         raw = np.choose(ii.astype(np.int64), [x, y, z, w]).tolist()
     out = []
     for r in raw:

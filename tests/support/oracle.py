@@ -69,8 +69,28 @@ def method_reference(engine: str, dist: str, seed: int, n: int, dtype: str,
 
 
 def reference(engine: str, dist: str, seed: int, n: int, dtype: str,
-              params: dict[str, Any]) -> npt.NDArray[Any]:
-    """Elements [0, n) of the stream, from one call of the library."""
+              params: dict[str, Any], start: int = 0) -> npt.NDArray[Any]:
+    """Elements [start, n) of the stream, from one call of the library (torch-cuda's
+    independent reference computes only those: each element depends on its index alone)."""
+    if engine == "torch-cuda" and dist in CORE:
+        return _cuda_reference(dist, seed, n, dtype, params, start)
+    return _reference(engine, dist, seed, n, dtype, params)[start:]
+
+
+def _cuda_reference(dist: str, seed: int, n: int, dtype: str, p: dict[str, Any],
+                    start: int) -> npt.NDArray[Any]:
+    wave = 256 * int(p.get("sms", 132)) * (int(p.get("threads_per_sm", 2048)) // 256)
+    if dist == "uniform":
+        return cuda_reference.uniform(seed, n, wave, dtype, float(p["low"]), float(p["high"]),
+                                      start=start)
+    if dist == "integers":
+        return cuda_reference.integers(seed, n, wave, dtype, int(p["low"]), int(p["high"]),
+                                       start=start)
+    raise KeyError(("torch-cuda", dist))
+
+
+def _reference(engine: str, dist: str, seed: int, n: int, dtype: str,
+               params: dict[str, Any]) -> npt.NDArray[Any]:
     p = params
     if dist not in CORE:
         return method_reference(engine, dist, seed, n, dtype, params)
@@ -112,12 +132,6 @@ def reference(engine: str, dist: str, seed: int, n: int, dtype: str,
         else:
             t = torch.randint(p["low"], p["high"], (n,), dtype=t_dtype, generator=g)
         return _torch_numpy(t)
-    if engine == "torch-cuda":
-        wave = 256 * int(p.get("sms", 132)) * (int(p.get("threads_per_sm", 2048)) // 256)
-        if dist == "uniform":
-            return cuda_reference.uniform(seed, n, wave, dtype, float(p["low"]), float(p["high"]))
-        if dist == "integers":
-            return cuda_reference.integers(seed, n, wave, dtype, int(p["low"]), int(p["high"]))
     raise KeyError((engine, dist))
 
 

@@ -103,7 +103,7 @@ def get_slice(
     if_none_match: Annotated[str | None, Header(description="An ETag from an earlier "
                                                             "response: answered 304.")] = None,
 ) -> Response:
-    stream, run = stream_for(request, query, engine.value, distribution.value)
+    stream, run = stream_for(request, query, engine, distribution)
     offset, count = query.offset, query.count
     service.check_window(offset, count)
     fmt = negotiate(query.format, accept)
