@@ -22,6 +22,8 @@ from seed_authority_client.orders import IndexOrder
 if TYPE_CHECKING:
     from seed_authority_client.runs import Run
 
+Values = npt.NDArray[np.generic]
+"""A slice's elements, in the dtype's storage (bfloat16 as uint16 bit patterns)."""
 _ETAG = re.compile(r'^"[^"]+"$')
 RETRIED = {429, 500, 502, 503, 504}
 Param = bool | float | int | str | tuple[int, ...]
@@ -266,7 +268,7 @@ class Stream:
         self.authority, self.path = authority, f"/v1/streams/{engine}/{distribution}"
         self.query = _query(seed, dtype, spawn_key, params, run)
 
-    def fetch(self, offset: int, count: int) -> npt.NDArray[Any]:
+    def fetch(self, offset: int, count: int) -> Values:
         """Elements [offset, offset + count), in slices of at most ``chunk``."""
         parts, chunk = [], self.authority.chunk
         for start in range(offset, offset + count, chunk):
@@ -275,7 +277,7 @@ class Stream:
             return self._one(offset, 0)
         return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
-    def _one(self, offset: int, count: int) -> npt.NDArray[Any]:
+    def _one(self, offset: int, count: int) -> Values:
         resp = self.authority.request("GET", self.path, params=self.query | {
             "offset": offset, "count": count, "format": "raw"})
         if (resp.headers["x-offset"], resp.headers["x-count"]) != (str(offset), str(count)):
@@ -296,11 +298,11 @@ class Stream:
             raise IndexError("slice a stream with 0 <= start <= stop and a positive step")
         return self.fetch(start, max(0, stop - start))[::step]
 
-    def __iter__(self) -> Iterator[npt.NDArray[Any]]:
+    def __iter__(self) -> Iterator[Values]:
         return self.chunks()
 
     def chunks(self, start: int = 0, stop: int | None = None,
-               size: int | None = None) -> Iterator[npt.NDArray[Any]]:
+               size: int | None = None) -> Iterator[Values]:
         """Consecutive chunks from ``start`` (to ``stop``, or forever), the next one fetched
         in the background while the caller works on the current one."""
         size = size or self.authority.chunk
@@ -310,7 +312,7 @@ class Stream:
 
         with ThreadPoolExecutor(1) as pool:
             offset = start
-            pending: Future[npt.NDArray[Any]] | None = (
+            pending: Future[Values] | None = (
                 pool.submit(self.fetch, offset, span(offset)) if span(offset) > 0 else None)
             while pending is not None:
                 current = pending.result()
