@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 from fastapi import Depends, FastAPI
 
 import app as package
@@ -19,7 +21,7 @@ from app.api.routes import (
     states,
     streams,
 )
-from app.api.strict import json_bodies_only, no_repeated_query
+from app.api.strict import APP_CHECKS
 from app.config import Settings, get_settings
 from app.core.cuda import gpu
 from app.core.permutations import PermutationService
@@ -40,8 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     application = FastAPI(title="Seed Authority", version=package.__version__,
                           description=DESCRIPTION, docs_url=None, redoc_url=None,
-                          dependencies=[Depends(no_repeated_query), Depends(json_bodies_only),
-                                        Depends(drift.refuse_drifted)])
+                          dependencies=[Depends(check) for check in APP_CHECKS])
     application.state.settings = settings
     application.state.memory_budget = MemoryBudget(
         settings.memory_budget, settings.queue_timeout_s, settings.queue_max)
@@ -84,3 +85,7 @@ def _install_operations(application: FastAPI, settings: Settings) -> None:
 
 
 app = create_app()
+# What start-up made (torch, numpy, jax, the registry: ~250k objects) lives as long as the
+# process: out of the collector's sight, a full collection takes ~1 ms instead of ~300 ms,
+# which would otherwise stall a request now and then (the p99 of small requests).
+gc.freeze()

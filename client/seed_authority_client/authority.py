@@ -79,9 +79,10 @@ class Authority:
     # -- transport -------------------------------------------------------------------------
 
     def request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
-                json: Any = None) -> httpx.Response:
+                json: Any = None, into: memoryview | None = None) -> httpx.Response:
         """Send with retries on connection errors, 429, 5xx and truncated or unsigned
-        bodies."""
+        bodies. With ``into``, a 2xx body of exactly ``len(into)`` bytes is read straight
+        into it (the response's ``content`` is then empty)."""
         last: str = "no attempt"
         deadline = time.monotonic() + self.retry_budget
         wait = 0.0
@@ -95,8 +96,12 @@ class Authority:
             attempts += 1
             wait = 0.0
             try:
-                resp = self._http.request(method, path, params=params, json=json,
-                                          headers=self._headers)
+                if into is None:
+                    resp = self._http.request(method, path, params=params, json=json,
+                                              headers=self._headers)
+                    problem = None
+                else:
+                    resp, problem = self._read_into(method, path, params, into)
             except httpx.TransportError as exc:
                 last = f"{type(exc).__name__}: {exc}"
                 continue
@@ -106,11 +111,32 @@ class Authority:
                 continue
             if resp.status_code >= 400:  # incl. 501: this server cannot, retrying won't help
                 raise _error(resp)
-            problem = _check(resp)
+            problem = problem or _check(resp, body=into is None)
             if problem is None:
                 return resp
             last = problem
         raise AuthorityUnavailable(f"{method} {path}: {last} after {attempts} attempts")
+
+    def _read_into(self, method: str, path: str, params: Mapping[str, Any] | None,
+                   into: memoryview) -> tuple[httpx.Response, str | None]:
+        """One attempt whose 2xx body is copied into ``into`` as it arrives."""
+        with self._http.stream(method, path, params=params, headers=self._headers) as resp:
+            if resp.status_code >= 300:
+                resp.read()
+                return resp, None
+            length = resp.headers.get("content-length")
+            if length is not None and int(length) != len(into):
+                return resp, f"Content-Length {length} for a buffer of {len(into)} bytes"
+            filled = 0
+            for piece in resp.iter_raw():
+                end = filled + len(piece)
+                if end > len(into):
+                    return resp, f"a body longer than {len(into)} bytes"
+                into[filled:end] = piece
+                filled = end
+            if filled != len(into):
+                return resp, f"body of {filled} bytes, expected {len(into)}"
+            return resp, None
 
     def _backoff(self, attempt: int) -> float:
         """Equal jitter: half the exponential step fixed, half random."""
@@ -253,21 +279,35 @@ class Stream:
         self.query = _query(seed, dtype, spawn_key, params, run)
 
     def fetch(self, offset: int, count: int) -> npt.NDArray[Any]:
-        """Elements [offset, offset + count), in slices of at most ``chunk``."""
-        parts, chunk = [], self.authority.chunk
-        for start in range(offset, offset + count, chunk):
-            parts.append(self._one(start, min(chunk, offset + count - start)))
-        if not parts:
-            return self._one(offset, 0)
-        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+        """Elements [offset, offset + count), in slices of at most ``chunk``; a count over
+        one slice is read into one preallocated array, each response straight into its
+        part."""
+        chunk = self.authority.chunk
+        first = self._one(offset, min(chunk, count))
+        if count <= chunk:
+            return first
+        out = np.empty(count, dtype=first.dtype)
+        out[:len(first)] = first
+        del first
+        for start in range(offset + chunk, offset + count, chunk):
+            n = min(chunk, offset + count - start)
+            self._one(start, n, out[start - offset:start - offset + n])
+        return out
 
-    def _one(self, offset: int, count: int) -> npt.NDArray[Any]:
-        resp = self.authority.request("GET", self.path, params=self.query | {
-            "offset": offset, "count": count, "format": "raw"})
-        if (resp.headers["x-offset"], resp.headers["x-count"]) != (str(offset), str(count)):
+    def _one(self, offset: int, count: int,
+             out: npt.NDArray[Any] | None = None) -> npt.NDArray[Any]:
+        query = {**self.query, "offset": offset, "count": count, "format": "raw"}
+        into = None if out is None else out.data.cast("B")
+        resp = self.authority.request("GET", self.path, params=query, into=into)
+        headers = resp.headers
+        if (headers["x-offset"], headers["x-count"]) != (str(offset), str(count)):
             raise AuthorityUnavailable("the server answered another slice")
-        dtype = np.dtype("<u2") if resp.headers["x-dtype"] == "bfloat16" else np.dtype(
-            resp.headers["x-dtype"]).newbyteorder("<")
+        name = headers["x-dtype"]
+        dtype = _DTYPES.get(name) or _dtype(name)
+        if out is not None:
+            if out.dtype != dtype:
+                raise AuthorityUnavailable(f"the server answered {name}, not {out.dtype}")
+            return out
         if len(resp.content) != count * dtype.itemsize:
             raise AuthorityUnavailable(f"{len(resp.content)} bytes for {count} x {dtype}")
         return np.frombuffer(resp.content, dtype=dtype)
@@ -304,6 +344,19 @@ class Stream:
                 pending = (pool.submit(self.fetch, offset, span(offset))
                            if span(offset) > 0 else None)
                 yield current
+
+
+def _dtype(name: str) -> np.dtype[Any]:
+    """The little-endian NumPy dtype of X-Dtype (bfloat16 as its uint16 bits)."""
+    if name == "bfloat16":
+        return np.dtype("<u2")
+    return np.dtype(name).newbyteorder("<")
+
+
+_DTYPES: dict[str, np.dtype[Any]] = {
+    name: _dtype(name) for name in ("float64", "float32", "float16", "bfloat16", "int64",
+                                    "int32", "int16", "int8", "uint64", "uint32", "uint16",
+                                    "uint8")}
 
 
 def restore(engine: str, state: Any) -> Any:
@@ -360,10 +413,11 @@ def _error(resp: httpx.Response) -> AuthorityError:
         return AuthorityError(resp.status_code, "error", None, resp.text[:500])
 
 
-def _check(resp: httpx.Response) -> str | None:
-    """Why a 2xx answer is not to be trusted, or None."""
+def _check(resp: httpx.Response, body: bool = True) -> str | None:
+    """Why a 2xx answer is not to be trusted, or None (``body``: check its length too; a
+    body read into a buffer was checked as it was read)."""
     length = resp.headers.get("content-length")
-    if length is not None and int(length) != len(resp.content):
+    if body and length is not None and int(length) != len(resp.content):
         return f"body of {len(resp.content)} bytes, Content-Length {length}"
     etag = resp.headers.get("etag")
     if etag is not None and not _ETAG.match(etag):
