@@ -25,7 +25,7 @@ from app.api.strict import APP_CHECKS
 from app.config import Settings, get_settings
 from app.core.cuda import gpu
 from app.core.permutations import PermutationService
-from app.core.streams import StreamService
+from app.core.streams import Runtime, StreamService
 from app.db.audit import AuditWriter
 from app.db.store import Database
 
@@ -38,22 +38,25 @@ calls, by many workers, equals one local call. See `/v1/engines` for what exists
 """
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
+    """The application; ``runtime``: the hardware its streams are made on (by default the
+    GPU the ``cuda`` setting names, if any; tests pass a model GPU)."""
     settings = settings or get_settings()
+    if runtime is None:
+        runtime = Runtime(gpu.detect(settings.cuda))
     application = FastAPI(title="Seed Authority", version=package.__version__,
                           description=DESCRIPTION, docs_url=None, redoc_url=None,
                           dependencies=[Depends(check) for check in APP_CHECKS])
     application.state.settings = settings
     application.state.memory_budget = MemoryBudget(
         settings.memory_budget, settings.queue_timeout_s, settings.queue_max)
-    application.state.streams = StreamService(settings.limits())
+    application.state.streams = StreamService(settings.limits(), runtime)
     application.state.db = Database(settings.database_url)
     application.state.audit = (AuditWriter(application.state.db, settings.audit_flush_ms)
                                if settings.audit else None)
     application.state.permutations = PermutationService(
         settings.permutation_limits(), settings.max_count, settings.chunk_bytes)
     drift.run_check(application)
-    gpu.activate(gpu.detect(settings.cuda))
     errors.install(application)
     security.install(application, settings)
     application.include_router(streams.router)

@@ -51,6 +51,10 @@ def _device_doc() -> str:
             "parameters one by one.")
 
 
+KIND_DOCS = {"int": "An exact integer", "float": "A decimal number",
+             "bool": "true or false", "pair": "Two unsigned 32-bit integers hi,lo"}
+
+
 def _param_doc(uses: list[ParamUse]) -> str:
     """Who takes the parameter, what it means, its kind and default, from the registry."""
     groups: dict[tuple[Param, tuple[str, ...]], list[str]] = {}
@@ -60,8 +64,9 @@ def _param_doc(uses: list[ParamUse]) -> str:
     parts = []
     for (p, engines), dists in groups.items():
         who = ", ".join(dists) + (f" ({', '.join(engines)})" if engines else "")
-        need = "required" if p.default is None else f"default {p.default!r}"
-        kind = "An exact integer" if p.kind == "int" else "A decimal number"
+        need = ("optional" if p.optional else "required") if p.default is None \
+            else f"default {p.default!r}"
+        kind = KIND_DOCS[p.kind]
         parts.append(f"{who}: {p.doc} {kind}; {need}.")
     return " ".join(parts)
 
@@ -151,7 +156,7 @@ class StateResponse(BaseModel):
                                          "of the offset's block.")
     skip: int = Field(description="Elements to drop after block_start: offset - block_start.")
     dtype: str
-    params: dict[str, float | int]
+    params: dict[str, bool | float | int]
     state: Any = Field(description="The library's own state: the np.random.set_state tuple, "
                                    "the bit generator's state dict, the random.setstate tuple, "
                                    "or torch's Generator state bytes in base64.")
@@ -173,6 +178,8 @@ class Versions(BaseModel):
         description="CPU kernel torch dispatches to; float32/float16 uniform and normal bits of "
                     "torch's CPU generator depend on it.")
     cuda_device: str = Field(description="The GPU this server sees, or none.")
+    jax: str | None = Field(None, description="JAX's version, when installed (jax-threefry's "
+                                              "normal needs it).")
 
 
 class StreamSlice(BaseModel):
@@ -180,14 +187,17 @@ class StreamSlice(BaseModel):
 
     engine: str
     distribution: str
-    seed: int
+    seed: int | None = Field(description="null when a parameter names the stream instead "
+                                         "(jax-threefry's key=hi,lo).")
     run: str | None = Field(None, description="The named run the seed derives from (run=).")
     offset: int
     count: int
     next_offset: int = Field(description="offset + count: where the next consecutive slice starts.")
     spawn_key: list[int]
     dtype: str
-    params: dict[str, float | int]
+    params: dict[str, bool | float | int] = Field(
+        description="The distribution's parameters, defaults filled in (booleans as true/false, "
+                    "a hi,lo pair as the one integer hi * 2**32 + lo).")
     reference: str = Field(description="Python that reproduces this slice with the library itself.")
     versions: Versions
     values: list[float | str] | list[int] = Field(
@@ -204,11 +214,13 @@ class ErrorBody(BaseModel):
 
 class ParamInfo(BaseModel):
     name: str
-    type: Literal["float", "int"]
-    default: float | int | None
+    type: Literal["float", "int", "bool", "pair"] = Field(
+        description="float: a decimal number; int: an exact integer; bool: true or false; "
+                    "pair: two unsigned 32-bit integers hi,lo.")
+    default: bool | float | int | None
     required: bool
     doc: str = Field(description="Meaning and domain, e.g. `Shape k. (>= 0)`.")
-    example: float | int | None = Field(None, description="A valid value.")
+    example: bool | float | int | None = Field(None, description="A valid value.")
 
 
 class DistributionInfo(BaseModel):
@@ -360,6 +372,12 @@ class SeedsResponse(BaseModel):
     seeds: dict[str, int | str | None] = Field(
         description="Per engine: the integer seed its generator gets, or for numpy Generator "
                     "engines the SeedSequence expression.")
+    framework_seeds: dict[str, int | str] = Field(
+        default_factory=dict,
+        description="Per process-wide seeding role (`python`: random.seed, `numpy`: "
+                    "np.random.seed, `torch`: torch.manual_seed, `numpy_generator`: "
+                    "np.random.default_rng): the seed the recipe gives it, that of the engine "
+                    "whose stream that call makes. What the client's seed_everything uses.")
     numpy_generator: str = Field(description="The worker's np.random.default_rng call.")
     recipe: list[RecipeStep]
     code: str = Field(description="The recipe as one Python block.")

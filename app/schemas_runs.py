@@ -55,7 +55,7 @@ class CursorCreate(BaseModel):
     engine: str = Field(description="Engine (see /v1/engines).")
     distribution: str = Field(description="Distribution of the engine.")
     dtype: str | None = Field(None, description="Element type; default: the distribution's.")
-    params: dict[str, float | int | str] = Field(
+    params: dict[str, bool | float | int | str] = Field(
         default_factory=dict, description="Distribution parameters (low, high, loc, scale, "
                                           "sms, threads_per_sm), as for a stream.")
     spawn_key: str | list[JsonInt] | None = Field(
@@ -69,7 +69,7 @@ class CursorResponse(BaseModel):
     engine: str
     distribution: str
     dtype: str
-    params: dict[str, float | int]
+    params: dict[str, bool | float | int]
     spawn_key: list[int]
     position: int = Field(description="Offset the next claim starts at.")
     created_at: str

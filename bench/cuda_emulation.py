@@ -17,7 +17,7 @@ from functools import partial
 import torch
 
 from app.core.cuda import gpu
-from app.core.streams import StreamService
+from app.core.streams import Runtime, StreamService
 from bench._timing import median_ms
 
 N = 1_000_000
@@ -41,17 +41,16 @@ def main() -> None:
         print("no CUDA here: the GPU path is not measured")
         return
     device = gpu.Gpu.open(0)
-    gpu.activate(device)
+    on_gpu = StreamService(runtime=Runtime(device))
     profile = {"sms": device.sms, "threads_per_sm": device.threads_per_sm}
     print(f"GPU path on {device.describe()}")
     for dist, extra in (("uniform", {}), ("normal", {}), ("integers", {"low": 0, "high": 1000})):
         local = median_ms(partial(_local_cuda, dist, N), args.repeats)
         for offset in (0, 2**30):
-            ours = median_ms(partial(svc.slice, "torch-cuda", dist, 1, offset, N, None, (),
+            ours = median_ms(partial(on_gpu.slice, "torch-cuda", dist, 1, offset, N, None, (),
                                      **extra, **profile), args.repeats)
             print(f"  {dist:8} 1e6 at offset {offset:>10}: GPU path {ours:7.2f} ms, local "
                   f"CUDA call + copy {local:7.2f} ms, ratio {ours / local:.2f}x")
-    gpu.activate(None)
 
 
 def _local_cuda(dist: str, n: int) -> object:

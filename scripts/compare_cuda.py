@@ -22,9 +22,8 @@ import numpy as np
 import torch
 
 from app.core.cuda import gpu
-from app.core.engines.torch_cpu import to_numpy
-from app.core.registry import ENGINES
-from app.core.streams import StreamService, resolve
+from app.core.streams import Runtime, StreamService
+from app.core.torch_dtypes import to_numpy
 
 
 def reference(dist: str, dtype: str, params: dict[str, float], seed: int,
@@ -75,9 +74,7 @@ def main() -> int:
 def compare_emulator(profile: dict[str, int], sizes: list[int],
                      seeds: list[int]) -> tuple[int, int]:
     """Part 1: the CPU emulation for this GPU's profile, values and offset increments."""
-    gpu.activate(None)
-    svc = StreamService()
-    info = ENGINES["torch-cuda"].call_info
+    svc = StreamService()  # a CPU-only runtime: every profile emulated
     cases: list[tuple[str, str, dict[str, float]]] = [
         ("uniform", dt, {"low": lo, "high": hi}) for dt in
         ("float32", "float64", "float16", "bfloat16") for lo, hi in ((0.0, 1.0), (-3.0, 7.5))]
@@ -92,8 +89,7 @@ def compare_emulator(profile: dict[str, int], sizes: list[int],
                 full = {**params, **profile}
                 got = svc.slice("torch-cuda", dist, seed, 0, n, dtype, (), **full)
                 bad = bytes_differing(want, got)
-                stream = resolve("torch-cuda", dist, seed, dtype, full)
-                call = info(stream.dist, stream.params, stream.dtype, n)
+                call = svc.resolve("torch-cuda", dist, seed, dtype, full).call_info(n)
                 assert call is not None
                 step = call.facts["cuda_offset_increment"]
                 if step != torch_offset:
@@ -108,9 +104,8 @@ def compare_emulator(profile: dict[str, int], sizes: list[int],
 
 def compare_gpu_path(device: gpu.Gpu, seeds: list[int], quick: bool) -> tuple[int, int]:
     """Part 2: slices generated on the GPU (set_offset), against one call from offset 0."""
-    gpu.activate(device)
     wave = device.wave
-    svc = StreamService()
+    svc = StreamService(runtime=Runtime(device))
     cases: list[tuple[str, str, dict[str, float]]] = [
         ("normal", dt, {"loc": 0.0, "scale": 1.0}) for dt in
         ("float32", "float64", "float16", "bfloat16")]
@@ -136,7 +131,6 @@ def compare_gpu_path(device: gpu.Gpu, seeds: list[int], quick: bool) -> tuple[in
                 if bad:
                     print(f"GPU PATH MISMATCH {dist} {dtype} {params} seed={seed} "
                           f"offset={offset} count={count}: {bad} bytes")
-    gpu.activate(None)
     return total, mismatches
 
 

@@ -1,6 +1,6 @@
 """Write tests/golden/streams.json: golden vectors for every registry entry.
 
-Each vector is made by the reference call itself (tests/oracle.py, which calls numpy,
+Each vector is made by the reference call itself (tests/support/oracle.py, which calls numpy,
 random and torch directly), never by the service. Run it again only on purpose: after
 a deliberate change of library versions, then review the diff.
 
@@ -19,8 +19,8 @@ import torch
 
 from app.core.dtypes import DTYPES
 from app.core.registry import ENGINES
-from tests.oracle import CORE, reference
-from tests.strategies import GPU_ONLY, example_params
+from tests.support.oracle import CORE, reference
+from tests.support.strategies import GPU_ONLY, example_params
 
 OUT = Path(__file__).resolve().parent.parent / "tests" / "golden" / "streams.json"
 LONG = 65_536  # a multiple of 16, so torch normal's blocks line up

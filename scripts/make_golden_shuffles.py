@@ -1,5 +1,5 @@
 """Write tests/golden/shuffles.json: golden permutations, DistributedSampler shards and
-DataLoader epochs, made by the libraries themselves (tests/shuffle_oracle.py), never by the
+DataLoader epochs, made by the libraries themselves (tests/support/shuffle_oracle.py), never by the
 service. Run again only after a deliberate change of library versions, then review the diff.
 
     python -m scripts.make_golden_shuffles
@@ -18,7 +18,7 @@ from torch.utils.data import DataLoader
 
 from app.core.permutations import METHODS
 from app.core.registry import ENGINES
-from tests import shuffle_oracle
+from tests.support import shuffle_oracle
 
 OUT = Path(__file__).resolve().parent.parent / "tests" / "golden" / "shuffles.json"
 HEAD = 8

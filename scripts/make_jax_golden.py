@@ -1,6 +1,6 @@
 """Write tests/golden/jax_streams.json: golden vectors of the jax-threefry streams.
 
-Every vector is made by JAX itself (tests/jax_oracle.py calls jax.random directly; the
+Every vector is made by JAX itself (tests/support/jax_oracle.py calls jax.random directly; the
 far-offset ones run JAX's transforms on the threefry2x32 primitive with the counter
 started at the offset), never by the service. Run it again only on purpose, after a
 deliberate change of the pinned JAX, and review the diff:
@@ -19,7 +19,7 @@ import numpy as np
 
 from app.core.jax import sampling
 from app.core.jax.keys import SEED_MAX
-from tests import jax_oracle as jo
+from tests.support import jax_oracle as jo
 
 OUT = Path(__file__).resolve().parent.parent / "tests" / "golden" / "jax_streams.json"
 LONG = 4096

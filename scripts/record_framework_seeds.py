@@ -3,7 +3,7 @@
 The frameworks are not dependencies. This script runs their functions, taken from their
 released source files, in this process with the few names they import stubbed, and writes
 what the global generators hold afterwards to ``tests/golden/framework_seeds.json``;
-``tests/test_recipes.py`` checks ``app.core.recipes`` against it.
+``tests/core/test_recipes.py`` checks ``app.core.recipes`` against it.
 
     pip download --no-deps lightning-fabric==2.6.6 accelerate==1.15.0 -d /tmp/fw
     cd /tmp/fw && unzip -qo 'lightning_fabric-*.whl' -d lf && unzip -qo 'accelerate-*.whl' -d acc

@@ -16,10 +16,10 @@ from hypothesis import HealthCheck, settings
 
 from app.config import get_settings
 from app.main import create_app
-from tests.databases import BACKENDS, database
+from tests.support.databases import BACKENDS, database
 
 # Runs, cursors and audit rows of the tests go to a throw-away SQLite file, never the
-# default ./seed-authority.db (tests/test_runs.py also runs everything on PostgreSQL).
+# default ./seed-authority.db (tests/api/test_runs.py also runs everything on PostgreSQL).
 os.environ["SEED_AUTHORITY_DATABASE_URL"] = (
     f"sqlite:///{tempfile.mkdtemp(prefix='seed-authority-tests-')}/runs.db")
 get_settings.cache_clear()

@@ -9,9 +9,9 @@ from fastapi import Depends, Request
 
 from app.api.observability import current_request_id
 from app.core.errors import InvalidParameter
-from app.core.registry import ENGINES
+from app.core.registry import seeding_engine
 from app.core.runs import Run, check_name, engine_seed, run_stream
-from app.core.streams import Stream, resolve
+from app.core.streams import Stream, StreamService, stream_namers
 from app.db.audit import AuditWriter
 from app.db.store import Database
 from app.schemas import StreamParams
@@ -53,15 +53,20 @@ def seed_or_run(request: Request, seed: int | None, run: str | None,
 
 def stream_for(request: Request, query: StreamParams, engine: str,
                distribution: str) -> tuple[Stream, Run | None]:
-    """The stream a stream-shaped query names, by seed= or by run=."""
+    """The stream a stream-shaped query names, by seed=, by run=, or by a parameter that
+    names it by itself (jax-threefry's key=)."""
     dtype = query.dtype.value if query.dtype else None
-    run = seed_or_run(request, query.seed, query.run, query.allow_version_drift)
+    service: StreamService = request.app.state.streams
+    params = query.params()
+    named = query.seed is None and query.run is None and stream_namers(engine, distribution,
+                                                                         params)
+    run = None if named else seed_or_run(request, query.seed, query.run,
+                                         query.allow_version_drift)
     if run is None:
-        assert query.seed is not None
-        return resolve(engine, distribution, query.seed, dtype, query.params(),
-                       query.spawn_key, query.device), None
-    return run_stream(run.seed, engine, distribution, dtype, query.params(), query.spawn_key,
-                      query.device), run
+        return service.resolve(engine, distribution, query.seed, dtype, params,
+                               query.spawn_key, query.device), None
+    return run_stream(run.seed, engine, distribution, dtype, params, query.spawn_key,
+                      query.device, runtime=service.runtime), run
 
 
 def audit(request: Request, run: Run | None, *, spawn_key: Any = None,
@@ -85,13 +90,14 @@ def run_field(run: Run | None) -> dict[str, str]:
 
 def sampler_seed(request: Request, seed: int | None, run: str | None,
                  allow_version_drift: bool, default: int | None) -> tuple[int, Run | None]:
-    """A torch sampler's seed: given, the default, or derived from the run as its torch-cpu
-    streams are (``SeedSequence(run_seed).generate_state(1, uint64)[0]``)."""
+    """A torch sampler's seed: given, the default, or derived from the run as the streams of
+    the engine ``torch.manual_seed`` seeds are (``SeedSequence(run_seed).generate_state(1,
+    uint64)[0]``)."""
     if run is None and seed is None and default is not None:
         return default, None
     the_run = seed_or_run(request, seed, run, allow_version_drift)
     if the_run is None:
         assert seed is not None
         return seed, None
-    derived, _ = engine_seed(ENGINES["torch-cpu"], the_run.seed, ())
+    derived, _ = engine_seed(seeding_engine("torch"), the_run.seed, ())
     return derived, the_run

@@ -116,7 +116,7 @@ class SliceHead:
         self.stream, self.run = stream, run
         family = _family(stream, run)
         e, m = family.etag, family.meta
-        seed, key = str(stream.seed), list(stream.spawn_key)
+        seed, key = json.dumps(stream.seed), list(stream.spawn_key)  # exact; None: null
         self._etag = (f"{e[0]}", f"{e[1]}", f"{e[2]}",
                       f"{e[3]}{seed}{e[4]}{json.dumps(key)}{e[5]}")
         compact = json.dumps(key, separators=(",", ":")).encode()

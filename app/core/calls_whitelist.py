@@ -21,7 +21,8 @@ import numpy as np
 import torch
 
 from app.core.calls_args import INT64_MAX, P, size_elements
-from app.core.engines.torch_cpu import TORCH_DTYPES as TORCH_CPU_DTYPES
+from app.core.torch_dtypes import FLOATS
+from app.core.torch_dtypes import TORCH_DTYPES as TORCH_CPU_DTYPES
 
 G = TypeVar("G")
 Values = Mapping[str, Any]
@@ -96,9 +97,8 @@ SIZE = P("size", "size", None, doc="numpy size: null (one value), n, or a shape"
 INTS = ("int64", "int32", "int16", "int8", "uint64", "uint32", "uint16", "uint8")
 NP_INTS = {n: np.dtype(n) for n in INTS}
 NP_FLOATS = {n: np.dtype(n) for n in ("float64", "float32")}
-TORCH_DTYPES = {n: TORCH_CPU_DTYPES[n] for n in ("float32", "float64", "float16", "bfloat16",
-                                                   *INTS)}
-TORCH_FLOATS = {n: TORCH_DTYPES[n] for n in ("float32", "float64", "float16", "bfloat16")}
+TORCH_DTYPES = {n: TORCH_CPU_DTYPES[n] for n in (*FLOATS, *INTS)}
+TORCH_FLOATS = {n: TORCH_DTYPES[n] for n in FLOATS}
 
 
 def f(name: str, **kw: Any) -> P:
@@ -353,5 +353,8 @@ CALL_ENGINES: dict[str, CallEngine[Any]] = {
 REFUSED: dict[str, str] = {
     "torch-cuda": "call replay runs on the CPU; CUDA programs need the GPU they ran on "
                   "(its kernels, launch grid and math differ from the CPU's)",
+    "jax-threefry": "jax.random is functional: there is no generator whose calls could be "
+                    "replayed (each call takes a key, and the same key gives the same values); "
+                    "use /v1/streams/jax-threefry/{distribution} for any slice of a call",
 }
 """Registered engines without call replay, with the reason."""

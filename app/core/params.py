@@ -56,8 +56,54 @@ def parse_float(name: str, value: str | Number) -> float:
     return number
 
 
+_TRUE, _FALSE = ("true", "1"), ("false", "0")
+WORD_MAX = 2**32 - 1
+
+
+def parse_bool(name: str, value: str | Number) -> bool:
+    """``true``/``false`` (or 1/0; any case), or a Python bool."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise InvalidParameter(name, f"must be true or false, got {str(value)[:80]!r}")
+
+
+def parse_pair(name: str, value: str | Number) -> int:
+    """``hi,lo``, two unsigned 32-bit integers, as hi * 2**32 + lo; an integer (library use)
+    is taken as that packed form."""
+    if not isinstance(value, str):
+        packed = parse_int(name, value)
+        if not 0 <= packed < 2**64:
+            raise InvalidParameter(name, f"must be two uint32 words hi,lo, got {value!r}")
+        return packed
+    parts = value.split(",")
+    if len(parts) != 2:
+        raise InvalidParameter(name, f"must be two comma-separated words hi,lo, got "
+                                     f"{str(value)[:80]!r}")
+    hi, lo = (parse_int(name, part) for part in parts)
+    if not (0 <= hi <= WORD_MAX and 0 <= lo <= WORD_MAX):
+        raise InvalidParameter(name, f"words must be in 0..2**32-1, got {hi},{lo}")
+    return hi << 32 | lo
+
+
+def unpack_pair(packed: Number) -> tuple[int, int]:
+    """A ``pair`` parameter's words (hi, lo)."""
+    value = int(packed)
+    return value >> 32, value & WORD_MAX
+
+
 def _parse(p: Param, value: str | Number) -> Number:
-    return parse_int(p.name, value) if p.kind == "int" else parse_float(p.name, value)
+    if p.kind == "int":
+        return parse_int(p.name, value)
+    if p.kind == "bool":
+        return parse_bool(p.name, value)
+    if p.kind == "pair":
+        return parse_pair(p.name, value)
+    return parse_float(p.name, value)
 
 
 def parse_params(dist: DistributionSpec, raw: Mapping[str, str | Number]) -> dict[str, Number]:

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from app.core.engines import (
+    jax_threefry,
     numpy_generator,
     numpy_legacy,
     python_random,
@@ -26,6 +27,7 @@ _ALL: tuple[Engine, ...] = (
     python_random.ENGINE,
     torch_cpu.ENGINE,
     torch_cuda.ENGINE,
+    jax_threefry.ENGINE,
 )
 ENGINES: dict[str, Engine] = {e.name: e for e in _ALL}
 
@@ -36,6 +38,15 @@ def get_engine(name: str) -> Engine:
     except KeyError:
         known = ", ".join(ENGINES)
         raise UnknownName("engine", f"unknown engine {name!r}; known: {known}") from None
+
+
+def seeding_engine(role: str) -> Engine:
+    """The engine whose streams a process-wide seeding call makes (``Engine.seeding``):
+    ``python`` (random.seed), ``numpy`` (np.random.seed), ``torch`` (torch.manual_seed)..."""
+    for engine in ENGINES.values():
+        if engine.seeding is not None and engine.seeding.role == role:
+            return engine
+    raise LookupError(f"no engine is seeded by the {role!r} seeding call")
 
 
 def get_distribution(engine: Engine, name: str) -> DistributionSpec:

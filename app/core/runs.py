@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 
 from app.core.errors import AuthorityError, InvalidParameter, UnknownName
-from app.core.spec import Engine, Number
-from app.core.streams import Stream, parse_spawn_key, resolve
+from app.core.spec import Engine, Number, derive_seed
+from app.core.streams import CPU_ONLY, Runtime, Stream, parse_spawn_key, resolve
 from app.core.versions import versions
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -167,22 +167,24 @@ def engine_seed(engine: Engine, run_seed: int,
     Derived the way ``/v1/seeds`` derives worker seeds, also with an empty spawn key:
     numpy Generator engines take ``SeedSequence(run_seed, spawn_key=...)`` (the same as
     seed=run_seed with that spawn key); engines with narrower seeds take
-    ``SeedSequence(run_seed, spawn_key=...).generate_state(1, uint32 or uint64)[0]``.
+    ``SeedSequence(run_seed, spawn_key=...).generate_state(1, uint32 or uint64)[0]``;
+    engines with their own ``spawn_rule`` take ``SeedSequence(run_seed)``'s seed and apply
+    the spawn key themselves.
     """
-    if engine.seed_bits is None or spawn_key:
+    if engine.seed_bits is None or (spawn_key and engine.spawn_rule is None):
         return run_seed, spawn_key
-    dtype = np.uint32 if engine.seed_bits == 32 else np.uint64
-    derived = np.random.SeedSequence(run_seed).generate_state(1, dtype)[0]
-    return int(derived), ()
+    derived = derive_seed(np.random.SeedSequence(run_seed), engine.seed_bits)
+    # an engine with its own spawn rule (jax-threefry's fold_in) applies the key itself
+    return derived, spawn_key if engine.spawn_rule is not None else ()
 
 
 def run_stream(run_seed: int, engine: str, distribution: str, dtype: str | None = None,
                params: Mapping[str, str | Number] | None = None,
                spawn_key: str | tuple[int, ...] | None = None,
-               device: str | None = None) -> Stream:
+               device: str | None = None, *, runtime: Runtime = CPU_ONLY) -> Stream:
     """The stream a run's seed stands for: validated like any stream (the seed checks
-    aside: the engine's seed is derived, in range by construction)."""
-    stream = resolve(engine, distribution, 0, dtype, params, None, device)
+    aside: the engine's seed is derived, in range by construction), made on ``runtime``."""
+    stream = resolve(engine, distribution, 0, dtype, params, None, device, runtime=runtime)
     seed, key = engine_seed(stream.engine, run_seed, parse_spawn_key(spawn_key))
     return dataclasses.replace(stream, seed=seed, spawn_key=key)
 

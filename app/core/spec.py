@@ -16,16 +16,20 @@ all a caller outside the engine needs.
 
 from __future__ import annotations
 
+import base64
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Generic, Literal, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
 from app.core.dtypes import DType
+
+if TYPE_CHECKING:
+    from app.core.cuda.gpu import Gpu
 
 Number = float | int
 Params = Mapping[str, Number]
@@ -39,10 +43,15 @@ G = TypeVar("G")
 S = TypeVar("S")
 
 
+ParamKind = Literal["float", "int", "bool", "pair"]
+"""How a parameter is written: a decimal number, an exact integer, ``true``/``false``, or
+``pair``: two unsigned 32-bit integers ``hi,lo``, held as the one integer hi * 2**32 + lo."""
+
+
 @dataclass(frozen=True)
 class Param:
     name: str
-    kind: Literal["float", "int"]
+    kind: ParamKind
     default: Number | None
     """None: the parameter is required."""
     doc: str
@@ -51,6 +60,9 @@ class Param:
     optional: bool = False
     """May be left out although it has no default: the library call then omits it (Python's
     ``random.triangular(low, high)`` without ``mode``)."""
+    names_stream: bool = False
+    """Given, it names the stream instead of a seed (jax-threefry's ``key=hi,lo``): seed=
+    and run= are then left out, and the stream's seed is None."""
 
     @property
     def sample(self) -> Number:
@@ -162,6 +174,33 @@ class StateExport:
     binary: bool = False
     """The JSON state is base64 of bytes, which ``format=raw`` sends as they are."""
 
+    def raw(self, state: JSONValue) -> bytes:
+        """The state as the bytes ``format=raw`` sends (only for a ``binary`` state)."""
+        if not self.binary or not isinstance(state, str):
+            raise ValueError(f"a {self.kind} state is not bytes")
+        return base64.b64decode(state)
+
+
+@dataclass(frozen=True)
+class SeedingStep:
+    """One step of the "seed everything" recipe (``/v1/seeds``): Python, in which ``{seed}``
+    stands for the engine's derived seed; what it makes reproducible, and what it costs."""
+
+    code: str
+    fixes: str
+    costs: str = "None."
+
+
+@dataclass(frozen=True)
+class GlobalSeeding:
+    """The engine's stream is what a process-wide seeding call makes (``random.seed``,
+    ``np.random.seed``, ``torch.manual_seed``): ``/v1/seeds`` puts ``steps`` in its recipe
+    with the engine's derived seed and reports that seed under ``role``
+    (``framework_seeds``), by which the client's ``seed_everything`` seeds the library."""
+
+    role: str
+    steps: tuple[SeedingStep, ...] = ()
+
 
 @dataclass(frozen=True)
 class DeviceProfiles:
@@ -178,6 +217,20 @@ class CallInfo:
 
     facts: Mapping[str, int | str]
     headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """The hardware this process makes streams on: built from the settings (``cuda=``) by
+    ``create_app``, held by ``StreamService`` and carried by every ``Stream`` it resolves to
+    the engine that makes it. Never a process-wide switch: two services in one process (the
+    tests' model GPUs, the CUDA comparison script) each have their own."""
+
+    gpu: Gpu | None = None
+    """The CUDA device engines with GPU streams generate on; None: a CPU-only authority."""
+
+
+CPU_ONLY = Runtime()
 
 
 # --- streams and cursors -----------------------------------------------------------------
@@ -214,8 +267,11 @@ class Stream:
     dist: DistributionSpec
     dtype: DType
     params: Params
-    seed: int
+    seed: int | None
+    """None: a parameter that ``names_stream`` names it instead."""
     spawn_key: tuple[int, ...] = ()
+    runtime: Runtime = field(default=CPU_ONLY, compare=False, repr=False)
+    """Where it is made (``StreamService.runtime``): no part of its values."""
     key: StreamKey = field(init=False, repr=False)
     gen_seed: SeedInput = field(init=False, repr=False)
     """What the engine's generator is built from: the seed, or the one the spawn key
@@ -225,8 +281,8 @@ class Stream:
         key = (self.engine.name, self.dist.name, self.dtype.name,
                tuple(self.params.items()), self.seed, self.spawn_key)
         object.__setattr__(self, "key", key)
-        object.__setattr__(self, "gen_seed", self.engine.generator_seed(self.seed,
-                                                                        self.spawn_key))
+        object.__setattr__(self, "gen_seed", self.engine.generator_seed(
+            0 if self.seed is None else self.seed, self.spawn_key))
 
     def start(self) -> Cursor:
         """A cursor at element 0."""
@@ -239,6 +295,10 @@ class Stream:
     def reference(self, start: int, stop: int) -> str:
         return self.engine.reference(self.dist, self.params, self.dtype, self.seed, start, stop,
                                      self.spawn_key)
+
+    def call_info(self, n: int) -> CallInfo | None:
+        """Facts about the equivalent local call of n elements (``Engine.call_info``)."""
+        return self.engine.call_info(self.dist, self.params, self.dtype, n, self.runtime)
 
     @property
     def units_per_element(self) -> int | None:
@@ -267,6 +327,8 @@ class Engine(ABC):
     access: RandomAccess = CHECKPOINT_ONLY
     state: StateExport | None = None
     """None: the library has no state a worker could continue the stream from."""
+    no_state_reason: str = "the library keeps no state a worker could continue from"
+    """Why ``state`` is None, for the error a state request gets."""
     devices: DeviceProfiles | None = None
     max_reference: int | None = None
     """Largest reference call (offset + count) whose elements the stream defines."""
@@ -274,10 +336,19 @@ class Engine(ABC):
     """Bits of the integer seed the generator takes when a spawn key derives it
     (``SeedSequence(seed, spawn_key).generate_state(1, uint<bits>)[0]``); None: the generator
     takes the SeedSequence itself (numpy's Generator engines)."""
+    spawn_rule: str | None = None
+    """None: ``spawn_key`` derives the generator's seed through ``SeedSequence`` (see
+    ``seed_bits``); else the engine applies the spawn key to its own key, as this says
+    (jax-threefry: a chain of ``fold_in``), and a run's seed derives the engine's seed
+    before it."""
+    max_reference_doc: str = ""
+    """Why streams end at ``max_reference``."""
     refused: Mapping[str, str] = MappingProxyType({})
     """Samplers of the library this engine does not serve as streams, with the reason."""
     response_headers: Mapping[str, str] = MappingProxyType({})
     """Extra headers a slice response carries (from ``call_info``), with their meaning."""
+    seeding: GlobalSeeding | None = None
+    """None: no process-wide seeding call makes this engine's streams."""
 
     @property
     @abstractmethod
@@ -292,13 +363,18 @@ class Engine(ABC):
         """A cursor moved ahead by ``units`` bit-generator words in O(log units); only
         called when ``access.seekable``."""
 
-    def call_info(self, dist: DistributionSpec, params: Params, dtype: DType,
-                  n: int) -> CallInfo | None:
+    def check_runtime(self, dist: DistributionSpec, params: Params, runtime: Runtime) -> None:
+        """Raise (an AuthorityError naming the parameter) when this runtime cannot make the
+        stream: hardware it lacks. Called when a stream is resolved, after ``dist.check``."""
+        return
+
+    def call_info(self, dist: DistributionSpec, params: Params, dtype: DType, n: int,
+                  runtime: Runtime) -> CallInfo | None:
         """Facts about the equivalent local call of n elements, when there are any."""
         return None
 
-    def generated_on(self) -> str | None:
-        """Where this process makes the engine's streams, when that varies."""
+    def generated_on(self, runtime: Runtime) -> str | None:
+        """Where this runtime makes the engine's streams, when that varies."""
         return None
 
     def offset_access(self, dist: DistributionSpec) -> str:
@@ -312,8 +388,7 @@ class Engine(ABC):
         sequence = np.random.SeedSequence(seed, spawn_key=spawn_key)
         if self.seed_bits is None:
             return sequence
-        dtype = np.uint32 if self.seed_bits == 32 else np.uint64
-        return int(sequence.generate_state(1, dtype)[0])
+        return derive_seed(sequence, self.seed_bits)
 
     def seed_expr(self, seed: int, spawn_key: tuple[int, ...] = ()) -> str:
         if not spawn_key:
@@ -323,9 +398,12 @@ class Engine(ABC):
             return sequence
         return f"int({sequence}.generate_state(1, np.uint{self.seed_bits})[0])"
 
-    def reference(self, dist: DistributionSpec, params: Params, dtype: DType, seed: int,
+    def reference(self, dist: DistributionSpec, params: Params, dtype: DType, seed: int | None,
                   start: int, stop: int, spawn_key: tuple[int, ...] = ()) -> str:
-        """Runnable Python that reproduces elements [start, stop) of the stream."""
+        """Runnable Python that reproduces elements [start, stop) of the stream (seed None:
+        a parameter names it, for engines that have one)."""
+        if seed is None:
+            raise ValueError(f"{self.name} streams are named by a seed")
         total = dist.reference_size(stop)
         call = dist.call(params, dtype, total)
         if start != 0 or stop != total:
@@ -344,6 +422,14 @@ class Engine(ABC):
         if self.state is None:
             return ""
         return f"{self.imports}\n{self.state.restore_code}\n"
+
+
+def derive_seed(sequence: np.random.SeedSequence, bits: int) -> int:
+    """A ``bits``-bit seed from a SeedSequence: its first uint32 (bits <= 32) or uint64
+    word, shifted right to ``bits`` bits (jax-threefry's 63-bit seeds)."""
+    word = 32 if bits <= 32 else 64
+    dtype = np.uint32 if word == 32 else np.uint64
+    return int(sequence.generate_state(1, dtype)[0]) >> (word - bits)
 
 
 def int_seed(seed: SeedInput) -> int:

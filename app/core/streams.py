@@ -20,10 +20,20 @@ from app.core.dtypes import DTYPES
 from app.core.errors import InvalidParameter, LimitExceeded
 from app.core.params import parse_int, parse_params
 from app.core.registry import ENGINES, get_distribution, get_engine
-from app.core.spec import Array, Cursor, Engine, JSONValue, Number, Snapshot, Stream
+from app.core.spec import (
+    CPU_ONLY,
+    Array,
+    Cursor,
+    Engine,
+    JSONValue,
+    Number,
+    Runtime,
+    Snapshot,
+    Stream,
+)
 
-__all__ = ["MAX_OFFSET", "Limits", "Stream", "StreamService", "device_params",
-           "parse_spawn_key", "resolve"]
+__all__ = ["CPU_ONLY", "MAX_OFFSET", "Limits", "Runtime", "Stream", "StreamService",
+           "device_params", "parse_spawn_key", "resolve", "stream_namers"]
 
 MAX_OFFSET = 2**64 - 1
 SAVE_AFTER_NS = 200_000
@@ -76,15 +86,42 @@ def parse_spawn_key(value: str | tuple[int, ...] | None) -> tuple[int, ...]:
     return key
 
 
-def resolve(engine: str, distribution: str, seed: int | str, dtype: str | None = None,
-            params: Mapping[str, str | Number] | None = None,
-            spawn_key: str | tuple[int, ...] | None = None, device: str | None = None) -> Stream:
-    """Validate a stream request against the registry; raise AuthorityError naming the fault."""
+def stream_namers(engine: str, distribution: str,
+                  params: Mapping[str, str | Number] | None) -> list[str]:
+    """The parameters given that name the stream instead of a seed (``Param.names_stream``);
+    [] when the engine or distribution is unknown (``resolve`` says so)."""
+    eng = ENGINES.get(engine)
+    dist = eng.distributions.get(distribution) if eng is not None else None
+    if dist is None or not params:
+        return []
+    return [p.name for p in dist.params
+            if p.names_stream and params.get(p.name) not in (None, "")]
+
+
+def resolve(engine: str, distribution: str, seed: int | str | None,
+            dtype: str | None = None, params: Mapping[str, str | Number] | None = None,
+            spawn_key: str | tuple[int, ...] | None = None, device: str | None = None, *,
+            runtime: Runtime = CPU_ONLY) -> Stream:
+    """Validate a stream request against the registry; raise AuthorityError naming the fault.
+
+    ``seed`` is None only when a parameter names the stream instead (``key=`` of
+    jax-threefry). ``runtime``: the hardware that will make it (``StreamService.resolve``
+    passes its own); the default is a CPU-only process."""
     eng = get_engine(engine)
     dist = get_distribution(eng, distribution)
-    s = parse_int("seed", seed)
-    if not 0 <= s <= eng.seed_max:
-        raise InvalidParameter("seed", f"must be in 0..{eng.seed_max} for {eng.name}, got {s}")
+    namers = stream_namers(engine, distribution, params)
+    s: int | None = None
+    if namers:
+        if seed is not None:
+            raise InvalidParameter(namers[0], f"{namers[0]}= names the stream by itself: give "
+                                              "it without seed= or run=")
+    elif seed is None:
+        raise InvalidParameter("seed", "required (or run=<name> for a named run's seed)")
+    else:
+        s = parse_int("seed", seed)
+        if not 0 <= s <= eng.seed_max:
+            raise InvalidParameter("seed", f"must be in 0..{eng.seed_max} for {eng.name}, "
+                                           f"got {s}")
     dtype_name = dtype or dist.default_dtype
     if dtype_name not in dist.dtypes:
         why = dist.refused_dtypes.get(dtype_name)
@@ -98,17 +135,28 @@ def resolve(engine: str, distribution: str, seed: int | str, dtype: str | None =
         raw.update(device_params(eng, device, raw))
     values = parse_params(dist, raw)
     dist.check(values, dt)
-    return Stream(eng, dist, dt, values, s, parse_spawn_key(spawn_key))
+    eng.check_runtime(dist, values, runtime)
+    return Stream(eng, dist, dt, values, s, parse_spawn_key(spawn_key), runtime)
 
 
 class StreamService:
     """Slices streams, sharing one checkpoint cache between all callers (thread-safe)."""
 
-    def __init__(self, limits: Limits | None = None) -> None:
+    def __init__(self, limits: Limits | None = None, runtime: Runtime = CPU_ONLY) -> None:
         self.limits = limits or Limits()
+        self.runtime = runtime
+        """The hardware this service makes streams on (settings -> ``create_app``)."""
         self.cache: CheckpointCache[Cursor | Snapshot] = CheckpointCache(self.limits.cache_bytes)
         self.on_jump: Callable[[str, float], None] | None = None
         """Told (engine, seconds) after every jump-ahead: the service's metrics."""
+
+    def resolve(self, engine: str, distribution: str, seed: int | str | None,
+                dtype: str | None = None, params: Mapping[str, str | Number] | None = None,
+                spawn_key: str | tuple[int, ...] | None = None,
+                device: str | None = None) -> Stream:
+        """``resolve`` for a stream this service makes, on its runtime."""
+        return resolve(engine, distribution, seed, dtype, params, spawn_key, device,
+                       runtime=self.runtime)
 
     def check_window(self, offset: int, count: int) -> None:
         if not 0 <= offset <= MAX_OFFSET:
@@ -131,9 +179,9 @@ class StreamService:
         self.check_window(offset, count)
         top = stream.engine.max_reference
         if top is not None and offset + count > top:
-            raise LimitExceeded("offset", f"{stream.engine.name} streams end at {top}: torch "
-                                          "splits larger calls into pieces with their own "
-                                          "offsets, so offset + count must be <= it")
+            raise LimitExceeded("offset", f"{stream.engine.name} streams end at {top}: "
+                                          f"{stream.engine.max_reference_doc or 'the end'}, "
+                                          "so offset + count must be <= it")
         gen, start, every = self._position(stream, offset)
         return self._generate(stream, gen, start, offset, offset + count, every)
 
@@ -156,8 +204,7 @@ class StreamService:
         self.check_window(offset, 0)
         if stream.engine.state is None:
             raise InvalidParameter("engine", f"{stream.engine.name} has no generator state to "
-                                             "continue from: which counter an element uses "
-                                             "depends on the size of the call that makes it")
+                                             f"continue from: {stream.engine.no_state_reason}")
         gen, start, _ = self._position(stream, offset)
         state = gen.export_state()
         self.cache.put(stream.key, start, gen, stream.engine.state_nbytes, live=True)
@@ -257,11 +304,11 @@ class StreamService:
     def _save(self, stream: Stream, position: int, gen: Cursor) -> None:
         self.cache.put(stream.key, position, gen.snapshot(), stream.engine.state_nbytes)
 
-    def slice(self, engine: str, distribution: str, seed: int, offset: int, count: int,
+    def slice(self, engine: str, distribution: str, seed: int | None, offset: int, count: int,
               dtype: str | None = None, spawn_key: tuple[int, ...] = (),
               **params: Number) -> Array:
         """x[offset:offset+count] of a stream, as one array (library use)."""
-        stream = resolve(engine, distribution, seed, dtype, params, spawn_key)
+        stream = self.resolve(engine, distribution, seed, dtype, params, spawn_key)
         chunks = list(self.open_slice(stream, offset, count))
         if not chunks:
             return np.empty(0, dtype=stream.dtype.storage)

@@ -1,13 +1,14 @@
-"""torch's side of the element types: the torch dtype of each ``DType``, and tensors in the
-dtype's storage. At the bottom of the core: engines, the GPU path, inits and the tensor
-formats all use it."""
+"""torch's side of the element types: the torch dtype of each ``DType``, tensors in the
+dtype's storage, and the bounds torch takes. At the bottom of the core: engines, the GPU
+path, methods, inits, calls and the tensor formats all use it."""
 
 from __future__ import annotations
 
 import torch
 
 from app.core.dtypes import DTYPES, DType
-from app.core.spec import Array
+from app.core.errors import InvalidParameter
+from app.core.spec import Array, Params
 
 TORCH_DTYPES: dict[str, torch.dtype] = {
     "float32": torch.float32, "float64": torch.float64,
@@ -31,4 +32,11 @@ def to_numpy(t: torch.Tensor) -> Array:
     t = t.contiguous()
     if t.dtype == torch.bfloat16:
         return t.view(torch.uint16).numpy()
-    return t.numpy()
+    out: Array = t.numpy()
+    return out
+
+
+def check_int64_high(params: Params) -> None:
+    """torch.randint's ``high`` is an int64: refuse a larger one by name."""
+    if int(params["high"]) > INT64_MAX:
+        raise InvalidParameter("high", f"torch.randint takes int64 bounds: high <= {INT64_MAX}")

@@ -10,10 +10,12 @@ import torch
 
 import app
 from app.core.cuda.gpu import Gpu
+from app.core.jax.sampling import jax_version
 
 
 @cache
 def versions() -> dict[str, str]:
+    """Library versions (``jax`` only when installed: jax-threefry's normal uses it)."""
     return {
         "seed_authority": app.__version__,
         "python": platform.python_version(),
@@ -21,6 +23,7 @@ def versions() -> dict[str, str]:
         "torch": torch.__version__,
         "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "cuda_device": _cuda_device(),
+        **({"jax": jax} if (jax := jax_version()) is not None else {}),
     }
 
 

@@ -7,7 +7,7 @@ import os
 import random
 import re
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -16,20 +16,16 @@ import httpx
 import numpy as np
 import numpy.typing as npt
 
+from seed_authority_client.jax_keys import JaxKey, jax_key
 from seed_authority_client.orders import IndexOrder
 
 if TYPE_CHECKING:
     from seed_authority_client.runs import Run
 
-BIT_GENERATORS: dict[str, type[np.random.BitGenerator]] = {
-    "numpy-pcg64": np.random.PCG64,
-    "numpy-pcg64dxsm": np.random.PCG64DXSM,
-    "numpy-philox": np.random.Philox,
-    "numpy-sfc64": np.random.SFC64,
-    "numpy-mt19937": np.random.MT19937,
-}
 _ETAG = re.compile(r'^"[^"]+"$')
 RETRIED = {429, 500, 502, 503, 504}
+Param = bool | float | int | str | tuple[int, ...]
+"""A distribution parameter: a number, a boolean, or a tuple of integers (``key=(hi, lo)``)."""
 
 
 class AuthorityError(Exception):
@@ -154,9 +150,27 @@ class Authority:
 
     def stream(self, engine: str, distribution: str, seed: int | None = None, *,
                run: str | None = None, dtype: str | None = None,
-               spawn_key: int | tuple[int, ...] | None = None, **params: float | int) -> Stream:
-        """A remote stream, by ``seed`` or by a named ``run``'s seed."""
+               spawn_key: int | tuple[int, ...] | None = None, **params: Param) -> Stream:
+        """A remote stream, by ``seed``, by a named ``run``'s seed, or by a parameter that
+        names it (jax-threefry's ``key=(hi, lo)``). Booleans are sent as true/false, tuples
+        as comma-separated integers: ``stream("jax-threefry", "uniform", 7, x64=True,
+        minval=-1.0, maxval=1.0)``."""
         return Stream(self, engine, distribution, seed, dtype, spawn_key, params, run)
+
+    def jax_key(self, seed: int | None = None, spawn_key: int | Sequence[int] = (), *,
+                run: str | None = None, x64: bool = False,
+                words: tuple[int, int] | None = None) -> JaxKey:
+        """The key of a jax-threefry stream: ``jax.random.key(seed)`` (under ``x64``), or the
+        explicit ``words``, or a named ``run``'s jax-threefry seed (asked of the server),
+        folded with each ``spawn_key`` entry. ``.words`` are the key words; ``.key`` is the
+        ``jax.random`` key when JAX is importable (else None). Computed locally."""
+        if run is not None:
+            if seed is not None or words is not None:
+                raise ValueError("give seed=, words= or run=, exactly one")
+            seeds = self.request("GET", "/v1/seeds", params={"run": run}).json()["seeds"]
+            seed = int(seeds["jax-threefry"])
+        keys = (spawn_key,) if isinstance(spawn_key, int) else tuple(spawn_key)
+        return jax_key(seed, keys, x64=x64, words=words)
 
     def state(self, engine: str, seed: int | None = None, offset: int = 0, *,
               run: str | None = None, distribution: str = "uniform", dtype: str | None = None,
@@ -180,7 +194,7 @@ class Authority:
             raise ValueError(f"offset {offset} is inside a 16-element block of torch normal; "
                              f"use a multiple of 16 (block starts at {doc['block_start']}), or "
                              "state() and drop the first `skip` values")
-        return restore(engine, doc["state"])
+        return restore(doc["state_kind"], doc["state"])
 
     # -- index orders ----------------------------------------------------------------------
 
@@ -251,16 +265,16 @@ class Authority:
         """Seed random, numpy and torch in this process with this worker's seeds, and (with
         ``deterministic``) set torch's determinism switches; see GET /v1/seeds."""
         doc = self.seeds(seed, rank, run=run)
-        derived = doc["seeds"]
-        random.seed(derived["python-random"])
-        np.random.seed(derived["numpy-legacy"])
-        os.environ["PYTHONHASHSEED"] = str(derived["numpy-legacy"])
+        roles = doc["framework_seeds"]  # the seed of each process-wide seeding call
+        random.seed(roles["python"])
+        np.random.seed(roles["numpy"])
+        os.environ["PYTHONHASHSEED"] = str(roles["numpy"])
         try:
             import torch
         except ImportError:
             return doc
-        torch.manual_seed(derived["torch-cpu"])
-        torch.cuda.manual_seed_all(derived["torch-cpu"])
+        torch.manual_seed(roles["torch"])
+        torch.cuda.manual_seed_all(roles["torch"])
         if deterministic:
             os.environ["CUBLAS_WORKSPACE_CONFIG"] = ":4096:8"
             torch.backends.cudnn.deterministic = True
@@ -274,7 +288,7 @@ class Stream:
 
     def __init__(self, authority: Authority, engine: str, distribution: str, seed: int | None,
                  dtype: str | None, spawn_key: int | tuple[int, ...] | None,
-                 params: Mapping[str, float | int], run: str | None = None) -> None:
+                 params: Mapping[str, Param], run: str | None = None) -> None:
         self.authority, self.path = authority, f"/v1/streams/{engine}/{distribution}"
         self.query = _query(seed, dtype, spawn_key, params, run)
 
@@ -359,35 +373,52 @@ _DTYPES: dict[str, np.dtype[Any]] = {
                                     "uint8")}
 
 
-def restore(engine: str, state: Any) -> Any:
-    """Build the library's own generator from a state handoff document's ``state``."""
-    if engine == "numpy-legacy":
+def restore(kind: str, state: Any) -> Any:
+    """Build the library's own generator from a state handoff document's ``state``, by its
+    ``state_kind`` (what the server says the state is, whichever engine made it)."""
+    if kind == "numpy.random_state":
         rs = np.random.RandomState()
         rs.set_state((state[0], np.array(state[1], dtype=np.uint32), *state[2:]))
         return rs
-    if engine in BIT_GENERATORS:
-        bitgen = BIT_GENERATORS[engine]()
+    if kind == "numpy.bit_generator":
+        cls = getattr(np.random, state["bit_generator"], None)
+        if not (isinstance(cls, type) and issubclass(cls, np.random.BitGenerator)):
+            raise ValueError(f"unknown numpy bit generator {state['bit_generator']!r}")
+        bitgen = cls()
         bitgen.state = state
         return np.random.Generator(bitgen)
-    if engine == "python-random":
+    if kind == "python.random":
         r = random.Random()
         r.setstate((state[0], tuple(state[1]), state[2]))
         return r
-    if engine == "torch-cpu":
+    if kind == "torch.generator":
         import torch
 
         g = torch.Generator()
         g.set_state(torch.frombuffer(bytearray(base64.b64decode(state)), dtype=torch.uint8))
         return g
-    raise ValueError(f"unknown engine {engine!r}")
+    raise ValueError(f"no way to restore a state of kind {kind!r} (a newer server?)")
+
+
+def _param(value: Param) -> float | int | str:
+    """A parameter as the query writes it: true/false, hi,lo, or the number."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, tuple | list):
+        return ",".join(str(int(v)) for v in value)
+    return value
 
 
 def _query(seed: int | None, dtype: str | None, spawn_key: int | tuple[int, ...] | None,
-           params: Mapping[str, float | int], run: str | None = None) -> dict[str, Any]:
-    if (seed is None) == (run is None):
+           params: Mapping[str, Param], run: str | None = None) -> dict[str, Any]:
+    if seed is not None and run is not None:
         raise ValueError("give seed= or run=, exactly one")
-    query: dict[str, Any] = {"seed": seed} if run is None else {"run": run}
-    query |= params
+    if seed is None and run is None and not params:
+        raise ValueError("give seed= or run=, exactly one (or a parameter that names the "
+                         "stream, such as jax-threefry's key=)")
+    query: dict[str, Any] = {} if seed is None and run is None else (
+        {"seed": seed} if run is None else {"run": run})
+    query |= {k: _param(v) for k, v in params.items()}
     if dtype is not None:
         query["dtype"] = dtype
     if spawn_key is not None:

@@ -53,7 +53,7 @@ def list_engines(service: ServiceDep) -> EnginesResponse:
                 seed_max=e.seed_max, generator=e.setup.format(seed="seed"),
                 jump=e.access.doc, jump_cost_ms=e.access.cost_ns(MAX_OFFSET) / 1e6, doc=e.doc,
                 devices={k: dict(v) for k, v in e.devices.profiles.items()} if e.devices else {},
-                generated_on=e.generated_on(),
+                generated_on=e.generated_on(service.runtime),
                 distributions=[_distribution(e, d, limits) for d in e.distributions.values()],
                 refused=dict(e.refused),
             )

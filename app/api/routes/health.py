@@ -9,7 +9,6 @@ from app.api import drift
 from app.api.deps import ServiceDep
 from app.core import kat
 from app.core.registry import ENGINES
-from app.core.streams import resolve
 from app.schemas import Health
 
 router = APIRouter(tags=["health"])
@@ -31,7 +30,7 @@ def readyz(service: ServiceDep, request: Request) -> Health | JSONResponse:
     for engine in ENGINES.values():
         dist = next(iter(engine.distributions.values()))
         try:
-            stream = resolve(engine.name, dist.name, 0)
+            stream = service.resolve(engine.name, dist.name, 0)
             for _ in service.open_slice(stream, 0, 1):
                 pass
         except Exception as exc:  # readiness reports any failure instead of raising it

@@ -8,10 +8,11 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Body, Path, Query, Request
 from fastapi.responses import JSONResponse
 
+from app.api.deps import ServiceDep
 from app.api.runs_deps import DatabaseDep, request_id
 from app.core.errors import InvalidParameter
 from app.core.runs import NAME_RULE, Claim, Cursor, CursorSpec, Run, check_name, run_stream
-from app.core.streams import parse_spawn_key
+from app.core.streams import Runtime, parse_spawn_key
 from app.schemas import ErrorBody
 from app.schemas_runs import (
     AuditList,
@@ -88,12 +89,12 @@ def _cursor(cursor: Cursor) -> dict[str, Any]:
     return dump(CursorResponse, cursor.as_dict())
 
 
-def cursor_spec(run: Run, body: CursorCreate) -> CursorSpec:
+def cursor_spec(run: Run, body: CursorCreate, runtime: Runtime) -> CursorSpec:
     """Validate the stream as the streams route would (with the run's derived seed)."""
     key = parse_spawn_key(tuple(body.spawn_key) if isinstance(body.spawn_key, list)
                           else body.spawn_key)
     stream = run_stream(run.seed, body.engine, body.distribution, body.dtype, body.params,
-                        key, body.device)
+                        key, body.device, runtime=runtime)
     return CursorSpec(stream.engine.name, stream.dist.name, stream.dtype.name,
                       dict(stream.params), key)
 
@@ -105,9 +106,9 @@ def cursor_spec(run: Run, body: CursorCreate) -> CursorSpec:
                        **CONFLICT, **ERRORS},
             summary="Create a shared cursor on one of the run's streams (idempotent)")
 def put_cursor(run: RunName, cursor: CursorName, body: CursorCreate,
-               db: DatabaseDep) -> JSONResponse:
+               db: DatabaseDep, service: ServiceDep) -> JSONResponse:
     check_name("cursor", cursor)
-    spec = cursor_spec(db.get_run(check_name("run", run)), body)
+    spec = cursor_spec(db.get_run(check_name("run", run)), body, service.runtime)
     made, created = db.create_cursor(run, cursor, spec)
     return JSONResponse(_cursor(made), status_code=201 if created else 200)
 
@@ -126,13 +127,20 @@ def list_cursors(run: RunName, db: DatabaseDep) -> dict[str, Any]:
 
 # -- claims --------------------------------------------------------------------------------
 
+def _query_value(value: Any) -> Any:
+    """A parameter as the stream query writes it (exact floats, booleans as true/false)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value) if isinstance(value, float) else value
+
+
 def slice_url(run: str, spec: CursorSpec, offset: int, count: int) -> str:
     """The stream request that serves exactly this slice of the cursor's stream."""
     query: dict[str, Any] = {"run": run}
     if spec.spawn_key:
         query["spawn_key"] = ",".join(str(k) for k in spec.spawn_key)
     query |= {"offset": offset, "count": count, "dtype": spec.dtype,
-              **{k: repr(v) if isinstance(v, float) else v for k, v in spec.params.items()}}
+              **{k: _query_value(v) for k, v in spec.params.items()}}
     return f"/v1/streams/{spec.engine}/{spec.distribution}?{urlencode(query)}"
 
 

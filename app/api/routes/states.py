@@ -3,7 +3,6 @@ locally at full speed after one HTTP call."""
 
 from __future__ import annotations
 
-import base64
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Request
@@ -46,11 +45,11 @@ def continue_code(stream: Stream, skip: int) -> str:
                            "state bytes."},
         304: {"description": "Not modified."},
         422: {"model": ErrorBody, "description": "A parameter is invalid; `parameter` names it."},
-        501: {"model": ErrorBody, "description": "torch-cuda normal on an authority without a "
-                                                  "GPU: not reproducible on a CPU."},
+        501: {"model": ErrorBody, "description": "A stream that needs hardware this authority "
+                                                  "lacks (a GPU): not reproducible here."},
         503: {"model": ErrorBody, "description": "The stream drifted from its known answers "
-                                                  "on this server (see /readyz), or torch-cuda's "
-                                                  "GPU is out of memory for now."},
+                                                  "on this server (see /readyz), or the device "
+                                                  "that makes it is out of memory for now."},
     },
     summary="The generator state from which the library continues the stream at offset",
 )
@@ -82,8 +81,8 @@ def get_state(
     skip = query.offset - start
     headers = {**cache_headers(etag), "X-Block-Start": str(start), "X-Skip": str(skip)}
     if fmt == "raw":
-        assert isinstance(state, str)
-        return Response(base64.b64decode(state), media_type="application/octet-stream",
+        assert state_spec is not None
+        return Response(state_spec.raw(state), media_type="application/octet-stream",
                         headers=headers)
     body = {
         "engine": stream.engine.name, "distribution": stream.dist.name, "seed": stream.seed,

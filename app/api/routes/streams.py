@@ -34,7 +34,7 @@ from app.api.runs_deps import audit, stream_for
 from app.api.slice_meta import HeadCache, RawHeaders, SliceHead
 from app.api.strict import APP_CHECKS
 from app.core.registry import ENGINES
-from app.core.streams import StreamService, resolve
+from app.core.streams import StreamService
 from app.schemas import (
     DISTRIBUTIONS_DOC,
     DistributionName,
@@ -73,8 +73,9 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
     406: {"model": ErrorBody, "description": "The Accept header names no served format."},
     422: {"model": ErrorBody, "description": "A parameter is invalid or over a limit; "
                                               "`parameter` names it."},
-    501: {"model": ErrorBody, "description": "A stream that needs hardware this authority "
-                                              "lacks (a GPU): not reproducible here."},
+    501: {"model": ErrorBody, "description": "A stream that needs hardware (a GPU) or an "
+                                              "optional library (JAX) this authority lacks: "
+                                              "not reproducible here."},
     503: {"model": ErrorBody, "description": "The device that generates the stream is out "
                                               "of memory for now: retry; or the stream "
                                               "drifted from its known answers here (see "
@@ -108,7 +109,7 @@ def respond(service: StreamService, head: SliceHead, offset: int, count: int,
     fmt = negotiate(fmt_param, accept)
     check_format(fmt, stream.dtype)
     etag = head.etag(offset, count, fmt)
-    info = stream.engine.call_info(stream.dist, stream.params, stream.dtype, offset + count)
+    info = stream.call_info(offset + count)
     headers = head.headers(etag, offset, count, dict(info.headers) if info else None)
     if accepted is not None:
         accepted()
@@ -155,8 +156,9 @@ class SliceRoute(APIRoute):
             key = query.stream_key(engine, distribution)
             head = heads.get(key)
             if head is None:
-                head = SliceHead(resolve(engine, distribution, query.seed, query.dtype,
-                                         query.params, query.spawn_key, query.device))
+                head = SliceHead(service.resolve(engine, distribution, query.seed,
+                                                 query.dtype, query.params, query.spawn_key,
+                                                 query.device))
                 heads.put(key, head)
             headers = request.headers
             args = (service, head, query.offset, query.count, query.format,

@@ -12,7 +12,7 @@ full grid), made at generator offset ``4*k`` (``g.set_offset``), holds stream el
 
 which only holds when the GPU's wave is the profile's (``serves``). ``Gpu.call`` is the one
 place that runs torch on the device; the rest is the arithmetic above, tested on the CPU with
-an emulated device (tests/test_cuda_gpu.py) and against real CUDA by ``scripts/compare_cuda``.
+an emulated device (tests/core/test_cuda_gpu.py) and against real CUDA by ``scripts/compare_cuda``.
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ import torch
 
 from app.core.cuda.devices import launch_wave
 from app.core.dtypes import DType
-from app.core.engines.torch_cpu import TORCH_DTYPES, to_numpy
 from app.core.errors import Unavailable
 from app.core.spec import Array, Params
+from app.core.torch_dtypes import TORCH_DTYPES, to_numpy
 
 MAX_CALL_ELEMENTS = 1 << 25
 """Most elements one GPU call makes (bounds device memory per request); at least one
@@ -116,22 +116,9 @@ class Gpu:
         return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
-class _Current:
-    gpu: Gpu | None = None
-
-
-def activate(gpu: Gpu | None) -> None:
-    """Make this GPU (or none: emulation only) the one torch-cuda streams are generated on:
-    a process-wide setting, made once at start-up (``create_app``)."""
-    _Current.gpu = gpu
-
-
-def active() -> Gpu | None:
-    return _Current.gpu
-
-
 def detect(spec: str) -> Gpu | None:
-    """The GPU a setting names: ``auto`` (cuda:0 when CUDA is available), ``off``, or an index
+    """The GPU a setting names (``create_app`` puts it in the service's ``Runtime``):
+    ``auto`` (cuda:0 when CUDA is available), ``off``, or an index
     / ``cuda:N`` (an error when that device is not there)."""
     spec = spec.strip().lower()
     if spec == "off":

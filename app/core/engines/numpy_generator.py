@@ -29,6 +29,7 @@ from app.core.spec import (
     Array,
     Distribution,
     GeneratorEngine,
+    GlobalSeeding,
     JSONValue,
     Params,
     RandomAccess,
@@ -175,9 +176,9 @@ class NumpyGenerator(GeneratorEngine[Gen, dict[str, Any]]):
 
     def __init__(self, name: str, cls: type[np.random.BitGenerator], state_nbytes: int,
                  access: RandomAccess = CHECKPOINT_ONLY, seek: Jump | None = None,
-                 extra_doc: str = "") -> None:
+                 extra_doc: str = "", seeding: GlobalSeeding | None = None) -> None:
         super().__init__(DISTRIBUTIONS)
-        self.cls, self._jump = cls, seek
+        self.cls, self._jump, self.seeding = cls, seek, seeding
         self.name, self.state_nbytes, self.access = name, state_nbytes, access
         self.bit_generator = cls.__name__
         self.state = StateExport("numpy.bit_generator",
@@ -210,7 +211,8 @@ class NumpyGenerator(GeneratorEngine[Gen, dict[str, Any]]):
 PCG = RandomAccess("advance", PCG_DOC, lambda words: 1e5)
 ENGINES: tuple[NumpyGenerator, ...] = (
     NumpyGenerator("numpy-pcg64", np.random.PCG64, 600, PCG, _pcg,
-                   extra_doc="  # == np.random.default_rng({seed})"),
+                   extra_doc="  # == np.random.default_rng({seed})",
+                   seeding=GlobalSeeding("numpy_generator")),
     NumpyGenerator("numpy-pcg64dxsm", np.random.PCG64DXSM, 600, PCG, _pcg),
     NumpyGenerator("numpy-philox", np.random.Philox, 800, RandomAccess(
         "advance", "Philox.advance(d) moves d blocks of four 64-bit draws; the rest drawn",

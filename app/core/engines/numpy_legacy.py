@@ -23,9 +23,11 @@ from app.core.spec import (
     Array,
     Distribution,
     GeneratorEngine,
+    GlobalSeeding,
     JSONValue,
     Params,
     RandomAccess,
+    SeedingStep,
     SeedInput,
     StateExport,
     int_seed,
@@ -85,6 +87,9 @@ class NumpyLegacy(GeneratorEngine[RS, dict[str, Any]]):
         "rs = np.random.RandomState()\n"
         "rs.set_state((state[0], np.array(state[1], dtype=np.uint32), *state[2:]))")
     seed_bits = 32
+    seeding = GlobalSeeding("numpy", (SeedingStep(
+        "np.random.seed({seed})", "NumPy's legacy global generator (np.random.*).",
+        "None; code using np.random.default_rng needs the Generator seed instead."),))
     doc = ("NumPy's legacy RandomState; np.random.seed(s) followed by np.random.* gives the same "
            "stream. Seeds 0..2**32-1.")
 

@@ -21,9 +21,11 @@ from app.core.spec import (
     Array,
     Distribution,
     GeneratorEngine,
+    GlobalSeeding,
     JSONValue,
     Params,
     RandomAccess,
+    SeedingStep,
     SeedInput,
     StateExport,
     int_seed,
@@ -65,6 +67,8 @@ class PythonRandom(GeneratorEngine[Rnd, State]):
     state = StateExport(
         "python.random", "r = random.Random()\nr.setstate((state[0], tuple(state[1]), state[2]))")
     seed_bits = 64
+    seeding = GlobalSeeding("python", (SeedingStep(
+        "random.seed({seed})", "Python's random module (and libraries that use it)."),))
     doc = ("Python's random module: random.Random(seed), the same stream as random.seed(seed) "
            "followed by random.*. Seeds 0..2**64-1. One library call per element.")
 

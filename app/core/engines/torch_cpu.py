@@ -14,7 +14,6 @@ import numpy as np
 import torch
 
 from app.core.dtypes import DType
-from app.core.errors import InvalidParameter
 from app.core.jump.mt19937 import JUMP_DOC, jump, jump_cost_ns
 from app.core.methods.torch_methods import REFUSED
 from app.core.methods.torch_methods import distributions as method_distributions
@@ -30,37 +29,24 @@ from app.core.spec import (
     Array,
     Distribution,
     GeneratorEngine,
+    GlobalSeeding,
     JSONValue,
     Params,
     RandomAccess,
+    SeedingStep,
     SeedInput,
     StateExport,
     int_seed,
 )
+from app.core.torch_dtypes import FLOATS, INTS, TORCH_DTYPES, check_int64_high, to_numpy
 
-TORCH_DTYPES: dict[str, torch.dtype] = {
-    "float32": torch.float32, "float64": torch.float64,
-    "float16": torch.float16, "bfloat16": torch.bfloat16,
-    "int8": torch.int8, "int16": torch.int16, "int32": torch.int32, "int64": torch.int64,
-    "uint8": torch.uint8, "uint16": torch.uint16, "uint32": torch.uint32, "uint64": torch.uint64,
-}
-FLOATS = ("float32", "float64", "float16", "bfloat16")
-INTS = ("int64", "int32", "int16", "int8", "uint8", "uint16", "uint32", "uint64")
 NORMAL_BLOCK = 16
-INT64_MAX = 2**63 - 1
 
 
 # Layout of the 5056-byte CPU generator state (CPUGeneratorImplState: a legacy pod, then the
 # float normal cache): the_initial_seed u64, left i32, seeded i32, next u64, state u64[624],
 # normal_x/y/rho f64, normal_is_valid i32, next_float_normal_sample f32, its valid flag.
 _LEFT, _NEXT, _KEY, _WORDS = 8, 16, 24, 624
-
-
-def to_numpy(t: torch.Tensor) -> Array:
-    """A CPU tensor's values in the dtype's storage (bfloat16: uint16 bit patterns)."""
-    if t.dtype == torch.bfloat16:
-        return t.view(torch.uint16).numpy()
-    return t.numpy()
 
 
 def _uniform(g: torch.Generator, p: Params, dt: DType, n: int) -> Array:
@@ -83,8 +69,7 @@ def _integers(g: torch.Generator, p: Params, dt: DType, n: int) -> Array:
 
 def _check_integers(p: Params, dt: DType) -> None:
     check_integers(p, dt)
-    if int(p["high"]) > INT64_MAX:
-        raise InvalidParameter("high", f"torch.randint takes int64 bounds: high <= {INT64_MAX}")
+    check_int64_high(p)
 
 
 def _tensor(n: int | str, dt: DType) -> str:
@@ -107,6 +92,13 @@ class TorchCpu(GeneratorEngine[torch.Generator, torch.Tensor]):
         "g.set_state(torch.frombuffer(bytearray(base64.b64decode(state)), dtype=torch.uint8))",
         binary=True)
     seed_bits = 64
+    seeding = GlobalSeeding("torch", (
+        SeedingStep("torch.manual_seed({seed})", "torch's CPU generator and every CUDA "
+                    "device's."),
+        SeedingStep("torch.cuda.manual_seed_all({seed})", "Every CUDA device's generator "
+                    "(already done by torch.manual_seed; explicit for code that reseeds CUDA "
+                    "alone)."),
+    ))
     doc = ("A torch CPU generator: torch.Generator().manual_seed(seed); torch.manual_seed(seed) "
            "followed by torch.rand/randn/randint gives the same stream. Seeds 0..2**64-1.")
 

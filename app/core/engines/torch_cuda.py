@@ -8,9 +8,9 @@ The reference call, for a GPU with a given SM count and threads per SM::
 Element i of such a call depends only on (seed, i, the GPU's largest launch), never on N:
 the stream is prefix-stable for a given device profile, and the CPU emulation in
 ``app.core.cuda._philox`` reproduces uniform_ and randint bit for bit (O(1) per element:
-counter arithmetic). Normal uses GPU math intrinsics: not emulated. When this process has
-a GPU (``app.core.cuda.gpu``), streams of that GPU's own profile, normal included, are made
-on it instead; without one, normal is a 501.
+counter arithmetic). Normal uses GPU math intrinsics: not emulated. When the runtime a
+stream is resolved on has a GPU (``Runtime.gpu``, from the ``cuda`` setting), streams of that
+GPU's own profile, normal included, are made on it instead; without one, normal is a 501.
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ from types import MappingProxyType
 
 import numpy as np
 
-from app.core.cuda import _philox, gpu  # type: ignore[attr-defined]
+from app.core.cuda import _philox  # type: ignore[attr-defined]
 from app.core.cuda.devices import DEFAULT_DEVICE, DEVICES, launch_wave
+from app.core.cuda.gpu import Gpu
 from app.core.dtypes import DType
-from app.core.engines.torch_cpu import FLOATS, INT64_MAX, INTS
 from app.core.errors import AuthorityError, InvalidParameter
 from app.core.params import (
     INTEGER_PARAMS,
@@ -40,13 +40,17 @@ from app.core.spec import (
     DeviceProfiles,
     Distribution,
     DistributionSpec,
+    GeneratorCursor,
     GeneratorEngine,
     Param,
     Params,
     RandomAccess,
+    Runtime,
     SeedInput,
+    Stream,
     int_seed,
 )
+from app.core.torch_dtypes import FLOATS, INTS, check_int64_high
 
 MAX_CALL = 2**31 - 1
 """torch splits larger tensors into 32-bit-indexed pieces, each drawing its own offset."""
@@ -64,10 +68,21 @@ class NeedsGPU(AuthorityError):
 
 @dataclass
 class Position:
-    """A torch-cuda 'generator' here: a seed and an element index (counter arithmetic)."""
+    """A torch-cuda 'generator' here: a seed and an element index (counter arithmetic), and
+    the GPU that makes the stream (None: emulated on the CPU)."""
 
     seed: int
     index: int
+    gpu: Gpu | None = None
+
+
+@dataclass(frozen=True)
+class Saved:
+    """A saved ``Position``."""
+
+    seed: int
+    index: int
+    gpu: Gpu | None
 
 
 def wave(p: Params) -> int:
@@ -91,22 +106,22 @@ def offset_increment(p: Params, dt: DType, dist: str, n: int) -> int:
     return ((n - 1) // (launch_threads(p, n) * unroll(p, dt, dist)) + 1) * 4
 
 
-def _on_gpu(p: Params) -> gpu.Gpu | None:
-    """This process's GPU when the profile asked for is its own, else None (emulate)."""
-    device = gpu.active()
+def on_gpu(runtime: Runtime, p: Params) -> Gpu | None:
+    """The runtime's GPU when the profile asked for is its own, else None (emulate)."""
+    device = runtime.gpu
     return device if device is not None and device.serves(wave(p)) else None
 
 
-def _gpu_draw(device: gpu.Gpu, pos: Position, dist: str, p: Params, dt: DType,
+def _gpu_draw(device: Gpu, pos: Position, dist: str, p: Params, dt: DType,
               n: int) -> Array:
     start = pos.index
     pos.index += n
     return device.draw(pos.seed, start, n, dist, dt, p, unroll(p, dt, dist))
 
 
-def generated_on(p: Params | None = None) -> str:
+def generated_on(runtime: Runtime, p: Params | None = None) -> str:
     """Where streams of this profile (or of the GPU's own, with None) are made."""
-    device = gpu.active()
+    device = runtime.gpu
     if device is not None and (p is None or device.serves(wave(p))):
         return f"gpu: {device.describe()}"
     return "cpu: Philox emulation"
@@ -120,7 +135,7 @@ def _bfloat16_bits(x: Array) -> Array:
 
 
 def _uniform(pos: Position, p: Params, dt: DType, n: int) -> Array:
-    device = _on_gpu(p)
+    device = pos.gpu
     if device is not None:
         return _gpu_draw(device, pos, "uniform", p, dt, n)
     threads, start = wave(p), pos.index
@@ -157,7 +172,7 @@ def _in(dt: DType, x: float) -> float:
 
 
 def _integers(pos: Position, p: Params, dt: DType, n: int) -> Array:
-    device = _on_gpu(p)
+    device = pos.gpu
     if device is not None:
         return _gpu_draw(device, pos, "integers", p, dt, n)
     low, high = int(p["low"]), int(p["high"])
@@ -174,7 +189,7 @@ def _integers(pos: Position, p: Params, dt: DType, n: int) -> Array:
 
 
 def _normal(pos: Position, p: Params, dt: DType, n: int) -> Array:
-    device = _on_gpu(p)
+    device = pos.gpu
     if device is None:
         raise _needs_gpu()
     return _gpu_draw(device, pos, "normal", p, dt, n)
@@ -201,15 +216,18 @@ def _check_uniform(p: Params, dt: DType) -> None:
 
 def _check_integers(p: Params, dt: DType) -> None:
     check_integers(p, dt)
-    if int(p["high"]) > INT64_MAX:
-        raise InvalidParameter("high", f"torch.randint takes int64 bounds: high <= {INT64_MAX}")
+    check_int64_high(p)
     _check_device(p)
 
 
 def _check_normal(p: Params, dt: DType) -> None:
     check_normal(p, dt)
     _check_device(p)
-    device = gpu.active()
+
+
+def _check_on_gpu(p: Params, runtime: Runtime) -> None:
+    """normal is made on the runtime's GPU only, for that GPU's own launch profile."""
+    device = runtime.gpu
     if device is None:
         raise _needs_gpu()
     if not device.serves(wave(p)):
@@ -235,7 +253,7 @@ def _randint_call(p: Params, dt: DType, n: int | str) -> str:
             'device="cuda", generator=g)')
 
 
-class TorchCuda(GeneratorEngine[Position, tuple[int, int]]):
+class TorchCuda(GeneratorEngine[Position, Saved]):
     name = "torch-cuda"
     library = "torch"
     bit_generator = ("Philox4x32-10 (curand): on this authority's GPU, else emulated on the "
@@ -249,6 +267,9 @@ class TorchCuda(GeneratorEngine[Position, tuple[int, int]]):
         lambda units: 1e3)
     seed_bits = 64
     max_reference = MAX_CALL
+    max_reference_doc = "torch splits larger calls into pieces with their own offsets"
+    no_state_reason = ("which counter an element uses depends on the size of the call that "
+                       "makes it")
     devices = DeviceProfiles({name: {"sms": d.sms, "threads_per_sm": d.threads_per_sm}
                               for name, d in DEVICES.items()})
     response_headers = MappingProxyType({
@@ -268,18 +289,28 @@ class TorchCuda(GeneratorEngine[Position, tuple[int, int]]):
     def new(self, seed: SeedInput) -> Position:
         return Position(int_seed(seed), 0)
 
-    def save(self, pos: Position) -> tuple[int, int]:
-        return pos.seed, pos.index
+    def save(self, pos: Position) -> Saved:
+        return Saved(pos.seed, pos.index, pos.gpu)
 
-    def restore(self, state: tuple[int, int]) -> Position:
-        return Position(*state)
+    def restore(self, state: Saved) -> Position:
+        return Position(state.seed, state.index, state.gpu)
 
     def jumped(self, seed: SeedInput, units: int) -> Position:
         return Position(int_seed(seed), units)
 
-    def call_info(self, dist: DistributionSpec, params: Params, dtype: DType,
-                  n: int) -> CallInfo:
-        where = generated_on(params)
+    def cursor(self, stream: Stream, gen: Position) -> GeneratorCursor[Position, Saved]:
+        """A cursor that makes the stream on the stream's runtime: its GPU, when the profile
+        is that GPU's own, else the CPU emulation."""
+        gen.gpu = on_gpu(stream.runtime, stream.params)
+        return super().cursor(stream, gen)
+
+    def check_runtime(self, dist: DistributionSpec, params: Params, runtime: Runtime) -> None:
+        if dist.name == "normal":
+            _check_on_gpu(params, runtime)
+
+    def call_info(self, dist: DistributionSpec, params: Params, dtype: DType, n: int,
+                  runtime: Runtime) -> CallInfo:
+        where = generated_on(runtime, params)
         increment = offset_increment(params, dtype, dist.name, n) if n else 0
         facts: dict[str, int | str] = {
             "cuda_offset_increment": increment,
@@ -289,8 +320,8 @@ class TorchCuda(GeneratorEngine[Position, tuple[int, int]]):
         return CallInfo(facts, {"X-Cuda-Offset-Increment": str(increment),
                                 "X-Cuda-Generated-On": where})
 
-    def generated_on(self) -> str:
-        return generated_on()
+    def generated_on(self, runtime: Runtime) -> str:
+        return generated_on(runtime)
 
 
 ENGINE = TorchCuda(

@@ -21,10 +21,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from app.core.engines.torch_cpu import TORCH_DTYPES
 from app.core.errors import InvalidParameter
 from app.core.inits.args import Arg, parse_args, value_of
 from app.core.inits.global_rng import seeded_global_rng
+from app.core.torch_dtypes import FLOATS, TORCH_DTYPES
 
 Check = Callable[[Mapping[str, Any], str], None]
 
@@ -235,7 +235,7 @@ MODULES: dict[str, ModuleSpec] = {s.name: s for s in (
     _adaptive("AdaptiveAvgPool3d", nn.AdaptiveAvgPool3d, 3),
 )}
 
-MODULE_DTYPES = ("float32", "float64", "float16", "bfloat16")
+MODULE_DTYPES = FLOATS
 
 
 @dataclass(frozen=True)

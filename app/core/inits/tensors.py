@@ -22,18 +22,17 @@ import torch
 from torch.nn import init as nn_init
 
 from app.core.dtypes import DTYPES
-from app.core.engines.torch_cpu import TORCH_DTYPES
 from app.core.errors import InvalidParameter
 from app.core.inits.args import REQUIRED, Arg, value_of
 from app.core.inits.global_rng import seeded_global_rng
+from app.core.params import NORMAL_SPAN
+from app.core.torch_dtypes import FLOATS, TORCH_DTYPES
 
-FLOATS = ("float32", "float64", "float16", "bfloat16")
 NONLINEARITIES = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d",
                   "conv_transpose2d", "conv_transpose3d", "sigmoid", "tanh", "relu",
                   "leaky_relu", "selu")
 MAX_TRUNC_DRAWS = 5e8
 MAX_QR_WORK = 2e10
-SPAN = 64  # as for streams: |mean| + 64 std must stay finite in the dtype
 
 Check = Callable[[tuple[int, ...], str, Mapping[str, Any]], None]
 
@@ -76,7 +75,7 @@ def _check_uniform(shape: tuple[int, ...], dtype: str, args: Mapping[str, Any]) 
 
 def _check_normal(shape: tuple[int, ...], dtype: str, args: Mapping[str, Any]) -> None:
     mean, std = INITS["normal_"].arg(args, "mean"), INITS["normal_"].arg(args, "std")
-    _finite_in(dtype, "std", abs(mean) + SPAN * std)
+    _finite_in(dtype, "std", abs(mean) + NORMAL_SPAN * std)
 
 
 def _norm_cdf(x: float) -> float:
@@ -91,7 +90,7 @@ def _check_trunc_normal(shape: tuple[int, ...], dtype: str, args: Mapping[str, A
     if mean < a - 2 * std or mean > b + 2 * std:
         raise InvalidParameter("args.mean", "is more than 2 std outside [a, b]: torch warns that "
                                             "the values may then be incorrect")
-    for name, x in (("a", a), ("b", b), ("std", abs(mean) + SPAN * std)):
+    for name, x in (("a", a), ("b", b), ("std", abs(mean) + NORMAL_SPAN * std)):
         _finite_in(dtype, name, x)
     # torch redraws rejected elements, a whole tensor's worth per round: bound the rounds.
     p = _norm_cdf((b - mean) / std) - _norm_cdf((a - mean) / std)

@@ -2,7 +2,7 @@
 
 phi(x) = x^19937 + sum of x^e for e in PHI_LOW_TERMS: 135 terms in all. Derived by
 Berlekamp-Massey from 2 * 19937 output bits of the real generator;
-``tests/test_jump.py`` derives it again from numpy's MT19937 and checks it is this one.
+``tests/core/test_jump.py`` derives it again from numpy's MT19937 and checks it is this one.
 """
 
 DEGREE = 19937

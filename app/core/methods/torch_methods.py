@@ -20,6 +20,7 @@ words each call consumes (a VSL path would take one word per call, not per eleme
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -31,8 +32,8 @@ from app.core.errors import InvalidParameter
 from app.core.methods.build import NONFINITE_NOTE, distribution
 from app.core.methods.domain import P, check_all, named_in
 from app.core.spec import Array, Distribution, Params
+from app.core.torch_dtypes import FLOATS, TORCH_DTYPES, to_numpy
 
-FLOATS = ("float32", "float64", "float16", "bfloat16")
 RANDOM_DTYPES = ("int64", "int32", "int16", "int8", "uint8", *FLOATS)
 _SCRATCH = torch.Generator().manual_seed(0)
 
@@ -57,15 +58,7 @@ REFUSED: dict[str, str] = {
 
 
 def _tdtype(dt: DType) -> torch.dtype:
-    dtype: torch.dtype = getattr(torch, dt.name)
-    return dtype
-
-
-def _to_numpy(t: torch.Tensor) -> Array:
-    if t.dtype == torch.bfloat16:
-        return t.view(torch.uint16).numpy()
-    out: Array = t.numpy()
-    return out
+    return TORCH_DTYPES[dt.name]
 
 
 def _words_64(p: Params, dt: DType) -> int | None:
@@ -127,6 +120,21 @@ METHODS: tuple[Method, ...] = (
 )
 
 
+def _check_bernoulli_p(ps: tuple[P, ...], p: Params, dt: DType) -> None:
+    """torch checks the tensor ``torch.full`` made, so p as rounded to dtype: -1e-300 is
+    -0.0 in float32 (accepted), 1 + 1e-9 is 1.0 in float32 (accepted), 1e300 is inf."""
+    raw = float(p["p"])
+    try:
+        rounded = torch.full((1,), raw, dtype=_tdtype(dt)).item() if math.isfinite(raw) else raw
+    except RuntimeError as e:  # torch.full itself refuses (overflow)
+        raise InvalidParameter("p", f"torch refuses it: {e}") from None
+    try:
+        check_all(ps, {"p": rounded})
+    except InvalidParameter:
+        raise InvalidParameter("p", f"must be in [0, 1] once torch.full rounds it to "
+                                    f"{dt.name}, got {raw!r} (rounded: {rounded!r})") from None
+
+
 def _build(m: Method) -> Distribution[Any]:
     ps = m.params
     names = [q.name for q in ps]
@@ -135,15 +143,16 @@ def _build(m: Method) -> Distribution[Any]:
         return [float(p[q.name]) for q in ps]
 
     def draw(g: torch.Generator, p: Params, dt: DType, n: int) -> Array:
-        return _to_numpy(m.apply(torch.empty(n, dtype=_tdtype(dt)), args(p), g))
+        return to_numpy(m.apply(torch.empty(n, dtype=_tdtype(dt)), args(p), g))
 
     def call(p: Params, dt: DType, n: int | str) -> str:
         return m.source.format(n=n, dtype=dt.name, args=", ".join(map(repr, args(p))))
 
     def check(p: Params, dt: DType) -> None:
-        check_all(ps, p)
-        if m.name == "bernoulli":  # torch checks p only on a non-empty tensor: done above
+        if m.name == "bernoulli":  # torch checks p only on a non-empty tensor: done here
+            _check_bernoulli_p(ps, p, dt)
             return
+        check_all(ps, p)
         try:  # torch's own checks run on an empty tensor and draw nothing
             m.apply(torch.empty(0, dtype=_tdtype(dt)), args(p), _SCRATCH)
         except (RuntimeError, ValueError, OverflowError) as e:
