@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import base64
+import functools
 import os
 import random
 import re
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -26,6 +27,12 @@ _ETAG = re.compile(r'^"[^"]+"$')
 RETRIED = {429, 500, 502, 503, 504}
 Param = bool | float | int | str | tuple[int, ...]
 """A distribution parameter: a number, a boolean, or a tuple of integers (``key=(hi, lo)``)."""
+
+
+Into = memoryview | Callable[[httpx.Headers], memoryview]
+"""Where a body is read to: a buffer, or what makes one from the response headers."""
+STREAM_INTO = 1 << 16
+"""Slices of more elements than this are read into an array of their own as they arrive."""
 
 
 class AuthorityError(Exception):
@@ -75,10 +82,11 @@ class Authority:
     # -- transport -------------------------------------------------------------------------
 
     def request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
-                json: Any = None, into: memoryview | None = None) -> httpx.Response:
+                json: Any = None, into: Into | None = None) -> httpx.Response:
         """Send with retries on connection errors, 429, 5xx and truncated or unsigned
-        bodies. With ``into``, a 2xx body of exactly ``len(into)`` bytes is read straight
-        into it (the response's ``content`` is then empty)."""
+        bodies. With ``into`` (a buffer, or a function of the response headers that returns
+        one), a 2xx body of exactly the buffer's length is read straight into it, piece by
+        piece as it arrives (the response's ``content`` is then not read)."""
         last: str = "no attempt"
         deadline = time.monotonic() + self.retry_budget
         wait = 0.0
@@ -114,12 +122,13 @@ class Authority:
         raise AuthorityUnavailable(f"{method} {path}: {last} after {attempts} attempts")
 
     def _read_into(self, method: str, path: str, params: Mapping[str, Any] | None,
-                   into: memoryview) -> tuple[httpx.Response, str | None]:
-        """One attempt whose 2xx body is copied into ``into`` as it arrives."""
+                   target: Into) -> tuple[httpx.Response, str | None]:
+        """One attempt whose 2xx body is copied into the buffer as it arrives."""
         with self._http.stream(method, path, params=params, headers=self._headers) as resp:
             if resp.status_code >= 300:
                 resp.read()
                 return resp, None
+            into = target if isinstance(target, memoryview) else target(resp.headers)
             length = resp.headers.get("content-length")
             if length is not None and int(length) != len(into):
                 return resp, f"Content-Length {length} for a buffer of {len(into)} bytes"
@@ -310,21 +319,30 @@ class Stream:
 
     def _one(self, offset: int, count: int,
              out: npt.NDArray[Any] | None = None) -> npt.NDArray[Any]:
+        """One request; a large body goes straight into ``out`` (or an array made for it
+        once the headers say its dtype), a small one is viewed where it was received."""
         query = {**self.query, "offset": offset, "count": count, "format": "raw"}
-        into = None if out is None else out.data.cast("B")
+        made: list[npt.NDArray[Any]] = []
+
+        def allocate(headers: httpx.Headers) -> memoryview:
+            made[:] = [np.empty(count, dtype=_dtype(headers.get("x-dtype", "uint8")))]
+            return made[0].data.cast("B")
+
+        into: Into | None = (out.data.cast("B") if out is not None
+                             else allocate if count > STREAM_INTO else None)
         resp = self.authority.request("GET", self.path, params=query, into=into)
         headers = resp.headers
         if (headers["x-offset"], headers["x-count"]) != (str(offset), str(count)):
             raise AuthorityUnavailable("the server answered another slice")
-        name = headers["x-dtype"]
-        dtype = _DTYPES.get(name) or _dtype(name)
-        if out is not None:
-            if out.dtype != dtype:
-                raise AuthorityUnavailable(f"the server answered {name}, not {out.dtype}")
-            return out
-        if len(resp.content) != count * dtype.itemsize:
-            raise AuthorityUnavailable(f"{len(resp.content)} bytes for {count} x {dtype}")
-        return np.frombuffer(resp.content, dtype=dtype)
+        dtype = _dtype(headers["x-dtype"])
+        if into is None:
+            if len(resp.content) != count * dtype.itemsize:
+                raise AuthorityUnavailable(f"{len(resp.content)} bytes for {count} x {dtype}")
+            return np.frombuffer(resp.content, dtype=dtype)
+        got = out if out is not None else made[0]
+        if got.dtype != dtype:
+            raise AuthorityUnavailable(f"the server answered {dtype}, not {got.dtype}")
+        return got
 
     def __getitem__(self, key: int | slice) -> Any:
         if isinstance(key, int):
@@ -360,17 +378,12 @@ class Stream:
                 yield current
 
 
+@functools.lru_cache(maxsize=64)
 def _dtype(name: str) -> np.dtype[Any]:
     """The little-endian NumPy dtype of X-Dtype (bfloat16 as its uint16 bits)."""
     if name == "bfloat16":
         return np.dtype("<u2")
     return np.dtype(name).newbyteorder("<")
-
-
-_DTYPES: dict[str, np.dtype[Any]] = {
-    name: _dtype(name) for name in ("float64", "float32", "float16", "bfloat16", "int64",
-                                    "int32", "int16", "int8", "uint64", "uint32", "uint16",
-                                    "uint8")}
 
 
 def restore(kind: str, state: Any) -> Any:

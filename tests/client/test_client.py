@@ -72,11 +72,16 @@ def test_large_slices_are_read_into_one_array(local: Authority,
     monkeypatch.setattr(np, "concatenate", lambda *a, **k: joined.append(a))
     s = local.stream("torch-cpu", "normal", seed=4, dtype="bfloat16")
     got = s[10:3510]
+    monkeypatch.undo()
     assert joined == []
     assert got.dtype == np.dtype("<u2")
     assert got.flags.writeable  # one array of ours, not a view of a response body
     expected = reference("torch-cpu", "normal", 4, 3510, "bfloat16", {"loc": 0.0, "scale": 1.0})
     assert same_bits(got, expected[10:])
+    local.chunk = 100_000  # one request, read as it arrives into an array made for it
+    big = local.stream("numpy-legacy", "uniform", seed=4)[5:70_005]
+    assert big.flags.writeable
+    assert same_bits(big, np.random.RandomState(4).random_sample(70_005)[5:])
 
 
 @pytest.mark.parametrize(("engine", "dist"), [
