@@ -10,9 +10,8 @@ import torch
 
 from app.api.formats import json_values
 from app.api.tensor_stream import npz_chunks, safetensors_chunks, safetensors_length
-from app.core.dtypes import DTYPES, DType
 from app.core.errors import InvalidParameter
-from app.core.spec import Array
+from app.core.torch_dtypes import dtype_of, to_numpy
 
 MEDIA_TYPES: dict[str, str] = {
     "json": "application/json",
@@ -28,17 +27,6 @@ DESCRIPTIONS: dict[str, str] = {
            "(not for bfloat16).",
 }
 CHUNK = 1 << 20
-
-
-def dtype_of(t: torch.Tensor) -> DType:
-    return DTYPES[str(t.dtype).removeprefix("torch.")]
-
-
-def to_numpy(t: torch.Tensor) -> Array:
-    t = t.contiguous()
-    if t.dtype == torch.bfloat16:
-        return t.view(torch.uint16).numpy()
-    return t.numpy()
 
 
 def check_format(fmt: str, tensors_dtype: str) -> None:

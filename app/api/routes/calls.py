@@ -13,11 +13,12 @@ from fastapi.responses import Response, StreamingResponse
 from app.api.admission import BudgetDep
 from app.api.deps import SettingsDep
 from app.api.formats import choose_format, json_values
-from app.api.tensor_formats import MEDIA_TYPES, dtype_of, encode, to_numpy
+from app.api.tensor_formats import MEDIA_TYPES, encode
 from app.core.calls import MAX_CALLS, Program, parse_program
 from app.core.calls_whitelist import CALL_ENGINES, REFUSED
 from app.core.errors import InvalidParameter
 from app.core.inits.args import REQUIRED
+from app.core.torch_dtypes import dtype_of, to_numpy
 from app.core.versions import versions
 from app.schemas import ErrorBody
 from app.schemas_calls import (
