@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from enum import Enum
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, create_model
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    JsonValue,
+    StrictBool,
+    create_model,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, core_schema
 
 from app.api.strict import JsonInt, JsonSize
 from app.core.checkpoints import CacheStats
@@ -16,12 +28,33 @@ from app.core.registry import ENGINES, ParamUse, distribution_names, parameters
 from app.core.spec import Engine, Param
 from app.core.streams import Limits
 
-EngineName = Enum("EngineName", {n.replace("-", "_"): n for n in ENGINES}, type=str)  # type: ignore[misc]
-DistributionName = Enum(  # type: ignore[misc]
-    "DistributionName",
-    {d: d for e in ENGINES.values() for d in e.distributions},
-    type=str,
-)
+
+@dataclass(frozen=True)
+class RegistryNames:
+    """A string that must be one of the names the registry holds when it is validated (so an
+    engine registered after start-up is served); the JSON schema lists the names held when
+    the document is made."""
+
+    kind: str
+    names: Callable[[], Iterable[str]]
+
+    def check(self, value: str) -> str:
+        known = list(self.names())
+        if value not in known:
+            raise ValueError(f"unknown {self.kind} {value!r}; known: {', '.join(known)}")
+        return value
+
+    def __get_pydantic_core_schema__(self, source: type[str],
+                                     handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.no_info_after_validator_function(self.check, handler(source))
+
+    def __get_pydantic_json_schema__(self, schema: CoreSchema,
+                                     handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        return {"type": "string", "enum": list(dict.fromkeys(self.names()))}
+
+
+EngineName = Annotated[str, RegistryNames("engine", lambda: ENGINES)]
+DistributionName = Annotated[str, RegistryNames("distribution", distribution_names)]
 DTypeName = Enum("DTypeName", {d: d for d in DTYPES}, type=str)  # type: ignore[misc]
 FormatName = Literal["json", "npy", "raw"]
 
@@ -157,7 +190,7 @@ class StateResponse(BaseModel):
     skip: int = Field(description="Elements to drop after block_start: offset - block_start.")
     dtype: str
     params: dict[str, bool | float | int]
-    state: Any = Field(description="The library's own state: the np.random.set_state tuple, "
+    state: JsonValue = Field(description="The library's own state: the np.random.set_state tuple, "
                                    "the bit generator's state dict, the random.setstate tuple, "
                                    "or torch's Generator state bytes in base64.")
     state_kind: str | None = Field(
@@ -200,6 +233,10 @@ class StreamSlice(BaseModel):
                     "a hi,lo pair as the one integer hi * 2**32 + lo).")
     reference: str = Field(description="Python that reproduces this slice with the library itself.")
     versions: Versions
+    local_call: dict[str, int | str] | None = Field(
+        None, description="Engines that declare call info only: facts about the equivalent "
+                          "local call of offset + count elements (e.g. how far it moves the "
+                          "generator, where the values were made); see /v1/engines.")
     values: list[float | str] | list[int] = Field(
         description="The elements. Non-finite floats (which some samplers make, e.g. pareto "
                     "or f with tiny parameters) are the strings \"inf\", \"-inf\", \"nan\".")
@@ -389,6 +426,41 @@ class SeedsResponse(BaseModel):
     derivation: str
 
 
+class TensorValues(BaseModel):
+    shape: list[int]
+    dtype: str
+    values: list[float | str] | list[int] = Field(
+        description="Flattened in row-major order; floats printed exactly (non-finite ones as "
+                    "the strings \"inf\", \"-inf\", \"nan\").")
+
+
+class TensorInitResponse(BaseModel):
+    """JSON form of ``POST /v1/tensors/init`` (safetensors and .npz carry the same tensor)."""
+
+    run: str | None = Field(None, description="The named run the seed derives from (run=).")
+    seed: int
+    init: str
+    shape: list[int]
+    dtype: str
+    args: dict[str, JsonValue] = Field(description="The init's arguments, parsed.")
+    reference: str = Field(description="Python that makes the tensor with torch itself.")
+    versions: Versions
+    tensors: dict[str, TensorValues] = Field(description="`tensor`: the initialised tensor.")
+
+
+class ModulesInitResponse(BaseModel):
+    """JSON form of ``POST /v1/modules/init``."""
+
+    run: str | None = Field(None, description="The named run the seed derives from (run=).")
+    seed: int
+    dtype: str
+    modules: list[dict[str, JsonValue]] = Field(description="The modules, parsed: `type` and "
+                                                            "their arguments.")
+    reference: str = Field(description="Python that builds the state_dict with torch itself.")
+    versions: Versions
+    tensors: dict[str, TensorValues] = Field(description="The state_dict, by key.")
+
+
 class Health(BaseModel):
-    status: Literal["ok"]
-    detail: dict[str, Any] = Field(default_factory=dict)
+    status: Literal["ok", "failed"]
+    detail: dict[str, JsonValue] = Field(default_factory=dict)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.strict import JsonInt
@@ -129,8 +127,3 @@ class AuditList(BaseModel):
     rows: list[AuditRow]
     next_page: int | None = Field(description="`after=` of the next page, or null.")
     enabled: bool = Field(description="Whether this server writes the audit trail now.")
-
-
-def dump(model: type[BaseModel], data: dict[str, Any]) -> dict[str, Any]:
-    """Validate a response document against its model (keeps routes and OpenAPI honest)."""
-    return model.model_validate(data).model_dump(mode="json")

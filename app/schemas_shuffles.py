@@ -109,6 +109,7 @@ class DataLoaderQuery(BaseModel):
 class IndexSlice(BaseModel):
     """JSON form of an index-order slice."""
 
+    run: str | None = Field(None, description="The named run the seed derives from (run=).")
     offset: int
     count: int
     next_offset: int = Field(description="offset + count.")

@@ -20,9 +20,10 @@ import orjson
 import torch
 
 from app.api.tensor_stream import npz_chunks, safetensors_chunks, safetensors_length
-from app.core.dtypes import DTYPES, DType
+from app.core.dtypes import DType
 from app.core.errors import AuthorityError, InvalidParameter
 from app.core.spec import Array
+from app.core.torch_dtypes import dtype_of, to_numpy
 
 Piece = bytes | memoryview
 
@@ -178,17 +179,6 @@ def _nonfinite_as_strings(values: Array) -> list[float | str]:
 
 
 # --- tensors --------------------------------------------------------------------------------
-
-def dtype_of(t: torch.Tensor) -> DType:
-    return DTYPES[str(t.dtype).removeprefix("torch.")]
-
-
-def to_numpy(t: torch.Tensor) -> Array:
-    t = t.contiguous()
-    if t.dtype == torch.bfloat16:
-        return t.view(torch.uint16).numpy()
-    return t.numpy()
-
 
 def tensor_values(t: torch.Tensor) -> Iterator[Piece]:
     """The JSON list of a tensor's values, flattened in row-major order."""

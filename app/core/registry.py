@@ -2,7 +2,8 @@
 
 Routes, validation, ``/v1/engines``, the golden-vector script and the tests all read
 this registry, so adding an engine means adding one module under ``app.core.engines``
-(a ``GeneratorEngine`` subclass, see ``app.core.spec``) and listing it in ``_ALL`` below.
+(a ``GeneratorEngine`` subclass, see ``app.core.spec``) and listing it in ``_ALL`` below;
+or, from outside (a plugin, a test's toy engine), ``register(engine)`` before serving it.
 """
 
 from __future__ import annotations
@@ -30,6 +31,20 @@ _ALL: tuple[Engine, ...] = (
     jax_threefry.ENGINE,
 )
 ENGINES: dict[str, Engine] = {e.name: e for e in _ALL}
+
+
+def register(engine: Engine) -> Engine:
+    """Add an engine to the registry (at start-up, or in a test): every route, validation
+    and ``/v1/engines`` serve it from then on. A name already registered is refused."""
+    if engine.name in ENGINES:
+        raise ValueError(f"an engine named {engine.name!r} is registered already")
+    ENGINES[engine.name] = engine
+    return engine
+
+
+def unregister(name: str) -> Engine:
+    """Remove an engine ``register`` added (its streams' checkpoints age out of the cache)."""
+    return ENGINES.pop(name)
 
 
 def get_engine(name: str) -> Engine:

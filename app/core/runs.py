@@ -114,7 +114,7 @@ class CursorSpec:
     engine: str
     distribution: str
     dtype: str
-    params: Mapping[str, Any] = field(default_factory=dict)
+    params: Mapping[str, Number] = field(default_factory=dict)
     spawn_key: tuple[int, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:

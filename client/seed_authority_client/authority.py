@@ -23,6 +23,8 @@ from seed_authority_client.orders import IndexOrder
 if TYPE_CHECKING:
     from seed_authority_client.runs import Run
 
+Values = npt.NDArray[np.generic]
+"""A slice's elements, in the dtype's storage (bfloat16 as uint16 bit patterns)."""
 _ETAG = re.compile(r'^"[^"]+"$')
 RETRIED = {429, 500, 502, 503, 504}
 Param = bool | float | int | str | tuple[int, ...]
@@ -301,7 +303,7 @@ class Stream:
         self.authority, self.path = authority, f"/v1/streams/{engine}/{distribution}"
         self.query = _query(seed, dtype, spawn_key, params, run)
 
-    def fetch(self, offset: int, count: int) -> npt.NDArray[Any]:
+    def fetch(self, offset: int, count: int) -> Values:
         """Elements [offset, offset + count), in slices of at most ``chunk``; a count over
         one slice is read into one preallocated array, each response straight into its
         part."""
@@ -318,11 +320,11 @@ class Stream:
         return out
 
     def _one(self, offset: int, count: int,
-             out: npt.NDArray[Any] | None = None) -> npt.NDArray[Any]:
+             out: Values | None = None) -> Values:
         """One request; a large body goes straight into ``out`` (or an array made for it
         once the headers say its dtype), a small one is viewed where it was received."""
         query = {**self.query, "offset": offset, "count": count, "format": "raw"}
-        made: list[npt.NDArray[Any]] = []
+        made: list[Values] = []
 
         def allocate(headers: httpx.Headers) -> memoryview:
             made[:] = [np.empty(count, dtype=_dtype(headers.get("x-dtype", "uint8")))]
@@ -354,11 +356,11 @@ class Stream:
             raise IndexError("slice a stream with 0 <= start <= stop and a positive step")
         return self.fetch(start, max(0, stop - start))[::step]
 
-    def __iter__(self) -> Iterator[npt.NDArray[Any]]:
+    def __iter__(self) -> Iterator[Values]:
         return self.chunks()
 
     def chunks(self, start: int = 0, stop: int | None = None,
-               size: int | None = None) -> Iterator[npt.NDArray[Any]]:
+               size: int | None = None) -> Iterator[Values]:
         """Consecutive chunks from ``start`` (to ``stop``, or forever), the next one fetched
         in the background while the caller works on the current one."""
         size = size or self.authority.chunk
@@ -368,7 +370,7 @@ class Stream:
 
         with ThreadPoolExecutor(1) as pool:
             offset = start
-            pending: Future[npt.NDArray[Any]] | None = (
+            pending: Future[Values] | None = (
                 pool.submit(self.fetch, offset, span(offset)) if span(offset) > 0 else None)
             while pending is not None:
                 current = pending.result()
@@ -379,7 +381,7 @@ class Stream:
 
 
 @functools.lru_cache(maxsize=64)
-def _dtype(name: str) -> np.dtype[Any]:
+def _dtype(name: str) -> np.dtype[np.generic]:
     """The little-endian NumPy dtype of X-Dtype (bfloat16 as its uint16 bits)."""
     if name == "bfloat16":
         return np.dtype("<u2")

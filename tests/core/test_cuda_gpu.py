@@ -11,9 +11,9 @@ comparison in ``scripts/compare_cuda`` (tests/core/test_cuda.py runs it when a G
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pytest
@@ -26,6 +26,7 @@ from pydantic import ValidationError
 from app.config import Settings
 from app.core.cuda import gpu
 from app.core.cuda.gpu import Gpu
+from app.core.spec import Number, Params
 from tests.support.gpu_model import ModelGpu, model_gpu, on, using
 from tests.support.oracle import same_bits
 
@@ -51,7 +52,7 @@ CASES = [
        offset=st.integers(0, 7000), count=st.integers(0, 700),
        max_call=st.sampled_from([1, 1 << 25]))
 def test_gpu_slices_are_the_reference_call(seed: int, sms: int, tps: int,
-                                           case: tuple[str, str, dict[str, Any]], offset: int,
+                                           case: tuple[str, str, dict[str, Number]], offset: int,
                                            count: int, max_call: int) -> None:
     """Small launch waves (256..1536 threads) put wave and call edges inside the slices;
     max_call=1 makes every unrolled wave its own GPU call."""
@@ -160,8 +161,9 @@ class _CpuStandIn(Gpu):
      lambda g: torch.randint(-7, 9, (50,), dtype=torch.int16, generator=g)),
 ])
 def test_the_device_call_is_the_reference_call(monkeypatch: pytest.MonkeyPatch, dist: str,
-                                               dtype: str, params: dict[str, Any],
-                                               local: Any) -> None:
+                                               dtype: str, params: dict[str, Number],
+                                               local: Callable[[torch.Generator],
+                                                               torch.Tensor]) -> None:
     """Gpu.call, the one function that runs on the device, run on the CPU (a generator that
     records set_offset, which CPU generators lack): the torch call it makes is the README's
     reference call, argument for argument, and it sets the offset it is given."""
@@ -182,7 +184,7 @@ class _TightModel(ModelGpu):
     most: int = 0
 
     def call(self, seed: int, philox_offset: int, n: int, dist: str, dtype: str,
-             p: Any) -> torch.Tensor:
+             p: Params) -> torch.Tensor:
         if n > self.most:
             raise torch.OutOfMemoryError("CUDA out of memory (model)")
         return super().call(seed, philox_offset, n, dist, dtype, p)

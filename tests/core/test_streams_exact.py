@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from app.core.registry import ENGINES
+from app.core.spec import Number
 from app.core.streams import StreamService
 from tests.support.gpu_model import reference_runs_here
 from tests.support.oracle import reference, same_bits
@@ -20,16 +21,16 @@ from tests.support.strategies import CORE_ENTRIES, streams
 SHARED = StreamService()
 
 
-def _slice(svc: StreamService, s: tuple[str, str, str, int, dict[str, Any]], offset: int,
+def _slice(svc: StreamService, s: tuple[str, str, str, int, dict[str, Number]], offset: int,
            count: int) -> np.ndarray:
     engine, dist, dtype, seed, params = s
-    return svc.slice(engine, dist, seed, offset, count, dtype, **params)
+    return svc.slice(engine, dist, seed, offset, count, dtype, (), **params)
 
 
 @given(streams(), st.integers(0, 3000), st.lists(st.integers(0, 400), min_size=1, max_size=5),
        st.booleans())
 def test_partitioned_slices_equal_one_library_call(
-        s: tuple[str, str, str, int, dict[str, Any]], offset: int, parts: list[int],
+        s: tuple[str, str, str, int, dict[str, Number]], offset: int, parts: list[int],
         shared: bool) -> None:
     """slice(a, m) ++ slice(a+m, n) == slice(a, m+n) == reference(a+m+n)[a:], bit for bit."""
     engine, dist, dtype, seed, params = s
@@ -47,7 +48,7 @@ def test_partitioned_slices_equal_one_library_call(
 
 @given(streams(), st.integers(0, 500), st.integers(0, 300))
 def test_reference_code_reproduces_the_slice(
-        s: tuple[str, str, str, int, dict[str, Any]], offset: int, count: int) -> None:
+        s: tuple[str, str, str, int, dict[str, Number]], offset: int, count: int) -> None:
     """The Python shown in every response, run as is, gives the served values."""
     from app.core.streams import resolve
 

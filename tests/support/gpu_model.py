@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import torch
@@ -18,6 +17,7 @@ from fastapi.testclient import TestClient
 
 from app.core.cuda.gpu import Gpu
 from app.core.engines.torch_cuda import wave
+from app.core.spec import Array, Params
 from app.core.streams import Runtime, StreamService
 from tests.support import cuda_reference
 
@@ -27,7 +27,7 @@ class ModelGpu(Gpu):
     calls: list[tuple[int, int]] = field(default_factory=list, compare=False)
 
     def call(self, seed: int, philox_offset: int, n: int, dist: str, dtype: str,
-             p: Any) -> torch.Tensor:
+             p: Params) -> torch.Tensor:
         assert philox_offset % 4 == 0, "torch: offset must be a multiple of 4"
         self.calls.append((philox_offset, n))
         threads = 256 * min(-(-n // 256), self.wave // 256)  # torch's grid for n elements
@@ -41,7 +41,7 @@ class ModelGpu(Gpu):
         t = torch.from_numpy(np.ascontiguousarray(out))
         return t.view(torch.bfloat16) if dtype == "bfloat16" else t
 
-    def reference(self, seed: int, n: int, dist: str, dtype: str, p: Any) -> Any:
+    def reference(self, seed: int, n: int, dist: str, dtype: str, p: Params) -> Array:
         """The contract's call: a fresh generator (offset 0), n elements."""
         t = self.call(seed, 0, n, dist, dtype, p)
         return t.view(torch.uint16).numpy() if dtype == "bfloat16" else t.numpy()
@@ -70,7 +70,7 @@ def on(device: Gpu | None) -> StreamService:
     return StreamService(runtime=Runtime(device))
 
 
-def reference_runs_here(params: Any) -> bool:
+def reference_runs_here(params: Params) -> bool:
     """Whether a torch-cuda reference call run on this machine is the profile's own: a GPU
     with the profile's launch wave (past the first wave, other GPUs give other values)."""
     if not torch.cuda.is_available():

@@ -11,9 +11,9 @@ import random
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 import torch
 
+from app.core.spec import Array
 from tests.support import cuda_reference
 
 BIT_GENERATORS: dict[str, type[np.random.BitGenerator]] = {
@@ -25,7 +25,7 @@ BIT_GENERATORS: dict[str, type[np.random.BitGenerator]] = {
 }
 
 
-def _torch_numpy(t: torch.Tensor) -> npt.NDArray[Any]:
+def _torch_numpy(t: torch.Tensor) -> Array:
     if t.dtype == torch.bfloat16:
         return t.view(torch.int16).numpy().view(np.uint16)
     return t.numpy()
@@ -48,10 +48,10 @@ TORCH_METHODS: dict[str, Any] = {
 
 
 def method_reference(engine: str, dist: str, seed: int, n: int, dtype: str,
-                     params: dict[str, Any]) -> npt.NDArray[Any]:
+                     params: dict[str, Any]) -> Array:
     """The library's own method called by its name with keyword parameters, n values."""
     if engine == "numpy-legacy":
-        out: npt.NDArray[Any] = getattr(np.random.RandomState(seed), dist)(**params, size=n)
+        out: Array = getattr(np.random.RandomState(seed), dist)(**params, size=n)
         return out
     if engine in BIT_GENERATORS:
         rng = np.random.Generator(BIT_GENERATORS[engine](seed))
@@ -69,7 +69,7 @@ def method_reference(engine: str, dist: str, seed: int, n: int, dtype: str,
 
 
 def reference(engine: str, dist: str, seed: int, n: int, dtype: str,
-              params: dict[str, Any], start: int = 0) -> npt.NDArray[Any]:
+              params: dict[str, Any], start: int = 0) -> Array:
     """Elements [start, n) of the stream, from one call of the library (torch-cuda's
     independent reference computes only those: each element depends on its index alone)."""
     if engine == "torch-cuda" and dist in CORE:
@@ -78,7 +78,7 @@ def reference(engine: str, dist: str, seed: int, n: int, dtype: str,
 
 
 def _cuda_reference(dist: str, seed: int, n: int, dtype: str, p: dict[str, Any],
-                    start: int) -> npt.NDArray[Any]:
+                    start: int) -> Array:
     wave = 256 * int(p.get("sms", 132)) * (int(p.get("threads_per_sm", 2048)) // 256)
     if dist == "uniform":
         return cuda_reference.uniform(seed, n, wave, dtype, float(p["low"]), float(p["high"]),
@@ -90,7 +90,7 @@ def _cuda_reference(dist: str, seed: int, n: int, dtype: str, p: dict[str, Any],
 
 
 def _reference(engine: str, dist: str, seed: int, n: int, dtype: str,
-               params: dict[str, Any]) -> npt.NDArray[Any]:
+               params: dict[str, Any]) -> Array:
     p = params
     if dist not in CORE:
         return method_reference(engine, dist, seed, n, dtype, params)
@@ -100,7 +100,7 @@ def _reference(engine: str, dist: str, seed: int, n: int, dtype: str,
             return rs.uniform(p["low"], p["high"], n)
         if dist == "normal":
             return rs.normal(p["loc"], p["scale"], n)
-        out: npt.NDArray[Any] = rs.randint(p["low"], p["high"], n,
+        out: Array = rs.randint(p["low"], p["high"], n,
                                            dtype=dtype)  # type: ignore[call-overload]
         return out
     if engine in BIT_GENERATORS:
@@ -135,7 +135,7 @@ def _reference(engine: str, dist: str, seed: int, n: int, dtype: str,
     raise KeyError((engine, dist))
 
 
-def same_bits(a: npt.NDArray[Any], b: npt.NDArray[Any]) -> bool:
+def same_bits(a: Array, b: Array) -> bool:
     """Equal dtype, shape and bytes (so -0.0 != 0.0 and NaN payloads count)."""
     return (a.dtype == b.dtype and a.shape == b.shape
             and np.ascontiguousarray(a).tobytes() == np.ascontiguousarray(b).tobytes())

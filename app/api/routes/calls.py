@@ -17,7 +17,6 @@ from app.api.formats import (
     TENSOR_FORMATS,
     Format,
     check_format,
-    dtype_of,
     encode_tensors,
     json_head,
     negotiate,
@@ -27,6 +26,7 @@ from app.core.calls import MAX_CALLS, Program, parse_program
 from app.core.calls_whitelist import CALL_ENGINES, REFUSED
 from app.core.dtypes import DTYPES
 from app.core.inits.args import REQUIRED
+from app.core.torch_dtypes import dtype_of
 from app.core.versions import versions
 from app.schemas import ErrorBody
 from app.schemas_calls import (

@@ -39,6 +39,7 @@ def readyz(service: ServiceDep, request: Request) -> Health | JSONResponse:
     if drifted:
         failed["drifted"] = drift.describe(drifted)
     if failed:
-        return JSONResponse({"status": "failed", "detail": failed}, status_code=503)
+        body = Health.model_validate({"status": "failed", "detail": failed})
+        return JSONResponse(body.model_dump(mode="json"), status_code=503)
     return Health(status="ok", detail={"engines": len(ENGINES),
                                        "known_answers": len(kat.vectors())})

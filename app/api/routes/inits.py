@@ -9,6 +9,7 @@ from typing import Annotated, Any, TypeVar
 import torch
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import Response, StreamingResponse
+from pydantic import BaseModel
 
 from app.api.admission import BudgetDep
 from app.api.caching import cache_headers, etag_for, matches
@@ -38,8 +39,10 @@ from app.schemas import (
     InitsResponse,
     ModuleInfo,
     ModulesInitRequest,
+    ModulesInitResponse,
     TensorFormatName,
     TensorInitRequest,
+    TensorInitResponse,
 )
 
 router = APIRouter(tags=["inits"])
@@ -117,7 +120,12 @@ def _limit(elements: int, limit: int, field: str) -> None:
         raise TooLarge(field, f"{elements} elements in total, over the limit of {limit}")
 
 
-@router.post("/v1/tensors/init", response_model=None, responses=RESPONSES,
+def _documented(model: type[BaseModel]) -> dict[int | str, dict[str, Any]]:
+    return {**RESPONSES, 200: {**RESPONSES[200], "model": model}}
+
+
+@router.post("/v1/tensors/init", response_model=None,
+             responses=_documented(TensorInitResponse),
              summary="A tensor initialised by torch.nn.init, bit-exactly")
 def tensor_init(body: TensorInitRequest, settings: SettingsDep, request: Request,
                 budget: BudgetDep,
@@ -153,7 +161,8 @@ def tensor_init(body: TensorInitRequest, settings: SettingsDep, request: Request
         return ticket.hold(_respond(fmt, etag, meta, {"tensor": tensor}, elements))
 
 
-@router.post("/v1/modules/init", response_model=None, responses=RESPONSES,
+@router.post("/v1/modules/init", response_model=None,
+             responses=_documented(ModulesInitResponse),
              summary="The state_dict of nn.Sequential(*modules) after torch.manual_seed(seed)")
 def modules_init(body: ModulesInitRequest, settings: SettingsDep, request: Request,
                  budget: BudgetDep,

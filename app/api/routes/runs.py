@@ -7,11 +7,13 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Body, Path, Query, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from app.api.deps import ServiceDep
 from app.api.runs_deps import DatabaseDep, request_id
 from app.core.errors import InvalidParameter
 from app.core.runs import NAME_RULE, Claim, Cursor, CursorSpec, Run, check_name, run_stream
+from app.core.spec import Number
 from app.core.streams import Runtime, parse_spawn_key
 from app.schemas import ErrorBody
 from app.schemas_runs import (
@@ -25,7 +27,6 @@ from app.schemas_runs import (
     RunCreate,
     RunList,
     RunResponse,
-    dump,
 )
 
 INT64_MAX = 2**63 - 1
@@ -45,8 +46,13 @@ CONFLICT: dict[int | str, dict[str, Any]] = {
     409: {**_ERR, "description": "The name exists with another seed or stream."}}
 
 
-def _run(run: Run) -> dict[str, Any]:
-    return dump(RunResponse, run.as_dict())
+def _run(run: Run) -> RunResponse:
+    return RunResponse.model_validate(run.as_dict())
+
+
+def _json(model: BaseModel, created: bool) -> JSONResponse:
+    """A model's document, 201 when the request created it, else 200."""
+    return JSONResponse(model.model_dump(mode="json"), status_code=201 if created else 200)
 
 
 @router.put("/{name}", response_model=RunResponse, status_code=200,
@@ -64,11 +70,11 @@ def put_run(name: RunName, db: DatabaseDep,
     check_name("name", name)
     body = body or RunCreate()
     run, created = db.create_run(name, body.seed, body.note)
-    return JSONResponse(_run(run), status_code=201 if created else 200)
+    return _json(_run(run), created)
 
 
 @router.get("/{name}", response_model=RunResponse, responses=ERRORS, summary="A named run")
-def get_run(name: RunName, db: DatabaseDep) -> dict[str, Any]:
+def get_run(name: RunName, db: DatabaseDep) -> RunResponse:
     return _run(db.get_run(check_name("name", name)))
 
 
@@ -78,15 +84,15 @@ def list_runs(
     limit: Annotated[int, Query(ge=1, le=1000, description="Runs per page.")] = 100,
     page: Annotated[int | None, Query(ge=0, le=INT64_MAX, description="`next_page` of the previous "
                                                         "page; omit for the newest.")] = None,
-) -> dict[str, Any]:
+) -> RunList:
     found, token = db.list_runs(limit, page)
-    return {"runs": [_run(r) for r in found], "next_page": token}
+    return RunList(runs=[_run(r) for r in found], next_page=token)
 
 
 # -- cursors -------------------------------------------------------------------------------
 
-def _cursor(cursor: Cursor) -> dict[str, Any]:
-    return dump(CursorResponse, cursor.as_dict())
+def _cursor(cursor: Cursor) -> CursorResponse:
+    return CursorResponse.model_validate(cursor.as_dict())
 
 
 def cursor_spec(run: Run, body: CursorCreate, runtime: Runtime) -> CursorSpec:
@@ -110,24 +116,24 @@ def put_cursor(run: RunName, cursor: CursorName, body: CursorCreate,
     check_name("cursor", cursor)
     spec = cursor_spec(db.get_run(check_name("run", run)), body, service.runtime)
     made, created = db.create_cursor(run, cursor, spec)
-    return JSONResponse(_cursor(made), status_code=201 if created else 200)
+    return _json(_cursor(made), created)
 
 
 @router.get("/{run}/cursors/{cursor}", response_model=CursorResponse, responses=ERRORS,
             summary="A cursor and its position")
-def get_cursor(run: RunName, cursor: CursorName, db: DatabaseDep) -> dict[str, Any]:
+def get_cursor(run: RunName, cursor: CursorName, db: DatabaseDep) -> CursorResponse:
     return _cursor(db.get_cursor(check_name("run", run), check_name("cursor", cursor)))
 
 
 @router.get("/{run}/cursors", response_model=CursorList, responses=ERRORS,
             summary="The run's cursors")
-def list_cursors(run: RunName, db: DatabaseDep) -> dict[str, Any]:
-    return {"cursors": [_cursor(c) for c in db.list_cursors(check_name("run", run))]}
+def list_cursors(run: RunName, db: DatabaseDep) -> CursorList:
+    return CursorList(cursors=[_cursor(c) for c in db.list_cursors(check_name("run", run))])
 
 
 # -- claims --------------------------------------------------------------------------------
 
-def _query_value(value: Any) -> Any:
+def _query_value(value: Number) -> Number | str:
     """A parameter as the stream query writes it (exact floats, booleans as true/false)."""
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -136,7 +142,7 @@ def _query_value(value: Any) -> Any:
 
 def slice_url(run: str, spec: CursorSpec, offset: int, count: int) -> str:
     """The stream request that serves exactly this slice of the cursor's stream."""
-    query: dict[str, Any] = {"run": run}
+    query: dict[str, Number | str] = {"run": run}
     if spec.spawn_key:
         query["spawn_key"] = ",".join(str(k) for k in spec.spawn_key)
     query |= {"offset": offset, "count": count, "dtype": spec.dtype,
@@ -144,8 +150,9 @@ def slice_url(run: str, spec: CursorSpec, offset: int, count: int) -> str:
     return f"/v1/streams/{spec.engine}/{spec.distribution}?{urlencode(query)}"
 
 
-def _claim(claim: Claim, run: str, spec: CursorSpec) -> dict[str, Any]:
-    return {**claim.as_dict(), "url": slice_url(run, spec, claim.offset, claim.count)}
+def _claim(claim: Claim, run: str, spec: CursorSpec) -> ClaimResponse:
+    return ClaimResponse.model_validate(
+        {**claim.as_dict(), "url": slice_url(run, spec, claim.offset, claim.count)})
 
 
 @router.post("/{run}/cursors/{cursor}/claims", response_model=ClaimResponse, status_code=201,
@@ -172,8 +179,7 @@ def post_claim(request: Request, run: RunName, cursor: CursorName, body: ClaimCr
                       spawn_key=",".join(map(str, spec.spawn_key)) or None,
                       offset=claim.offset, count=claim.count, request_id=request_id(request),
                       api_key_id=getattr(request.state, "api_key_id", None))
-    return JSONResponse(dump(ClaimResponse, _claim(claim, run, spec)),
-                        status_code=201 if created else 200)
+    return _json(_claim(claim, run, spec), created)
 
 
 @router.get("/{run}/cursors/{cursor}/claims", response_model=ClaimList, responses=ERRORS,
@@ -184,17 +190,17 @@ def list_claims(
     start: Annotated[int, Query(ge=0, le=INT64_MAX,
                                 description="First offset: `next_page` of the previous "
                                             "page.")] = 0,
-) -> dict[str, Any]:
+) -> ClaimList:
     spec = db.get_cursor(check_name("run", run), check_name("cursor", cursor)).spec
     found, token = db.list_claims(run, cursor, limit, start)
-    return {"claims": [_claim(c, run, spec) for c in found], "next_page": token}
+    return ClaimList(claims=[_claim(c, run, spec) for c in found], next_page=token)
 
 
 @router.get("/{run}/cursors/{cursor}/claims/{claim_id}", response_model=ClaimResponse,
             responses=ERRORS, summary="One claim, by id (a restarted worker re-fetches it)")
 def get_claim(run: RunName, cursor: CursorName, db: DatabaseDep,
               claim_id: Annotated[int, Path(ge=1, description="The claim's id.")]
-              ) -> dict[str, Any]:
+              ) -> ClaimResponse:
     spec = db.get_cursor(check_name("run", run), check_name("cursor", cursor)).spec
     return _claim(db.get_claim(run, cursor, claim_id), run, spec)
 
@@ -209,9 +215,10 @@ def get_audit(
     after: Annotated[int, Query(ge=0, le=INT64_MAX,
                                 description="`next_page` of the previous page: rows "
                                             "after this id (oldest first).")] = 0,
-) -> dict[str, Any]:
+) -> AuditList:
     writer = request.app.state.audit
     if writer is not None:
         writer.flush()
     rows, token = db.read_audit(check_name("run", run), limit, after)
-    return {"rows": rows, "next_page": token, "enabled": writer is not None}
+    return AuditList.model_validate({"rows": rows, "next_page": token,
+                                     "enabled": writer is not None})

@@ -61,7 +61,7 @@ def get_state(
     request: Request,
     if_none_match: Annotated[str | None, Header(description="An earlier ETag.")] = None,
 ) -> Any:
-    stream, run = stream_for(request, query, engine.value, distribution.value)
+    stream, run = stream_for(request, query, engine, distribution)
     audit(request, run, spawn_key=query.spawn_key, offset=query.offset)
     service.check_window(query.offset, 0)
     fmt = query.format or "json"
@@ -84,14 +84,14 @@ def get_state(
         assert state_spec is not None
         return Response(state_spec.raw(state), media_type="application/octet-stream",
                         headers=headers)
-    body = {
+    body = StateResponse.model_validate({
         "engine": stream.engine.name, "distribution": stream.dist.name, "seed": stream.seed,
-        **({"run": run.name} if run is not None else {}),
+        "run": run.name if run is not None else None,
         "spawn_key": list(stream.spawn_key), "offset": query.offset, "block_start": start,
         "skip": skip, "dtype": stream.dtype.name, "params": dict(stream.params), "state": state,
         "state_kind": state_spec.kind if state_spec else None,
         "restore": stream.engine.restore_code(),
         "continue": continue_code(stream, skip),
         "versions": versions(),
-    }
-    return JSONResponse(body, headers=headers)
+    })
+    return JSONResponse(body.model_dump(mode="json", by_alias=True), headers=headers)

@@ -149,11 +149,11 @@ class SliceRoute(APIRoute):
             engine = request.path_params["engine"]
             distribution = request.path_params["distribution"]
             query = stream_query.parse(request.query_params.multi_items())
-            if (query is None or engine not in EngineName._value2member_map_
-                    or distribution not in DistributionName._value2member_map_):
+            spec = ENGINES.get(engine)
+            if query is None or spec is None or distribution not in spec.distributions:
                 return await declared(request)
             service: StreamService = request.app.state.streams
-            key = query.stream_key(engine, distribution)
+            key = (spec, query.stream_key(engine, distribution))  # spec: re-registered
             head = heads.get(key)
             if head is None:
                 head = SliceHead(service.resolve(engine, distribution, query.seed,
@@ -200,7 +200,7 @@ def get_slice(
                                                             "response: answered 304.")] = None,
 ) -> Response:
     """Requests the fast path leaves to FastAPI: run=, and input it is not sure of."""
-    stream, run = stream_for(request, query, engine.value, distribution.value)
+    stream, run = stream_for(request, query, engine, distribution)
     head = SliceHead(stream, run.name if run is not None else None)
 
     def accepted() -> None:  # a request naming a run leaves an audit row
