@@ -298,3 +298,36 @@ def test_the_fast_random_state_is_random_state(seed: int) -> None:
     assert np.array_equal(sa["state"]["key"], sb["state"]["key"])
     assert (sa["state"]["pos"], sa["has_gauss"], sa["gauss"]) == (
         sb["state"]["pos"], sb["has_gauss"], sb["gauss"])
+
+
+def test_the_quick_access_record_is_the_one_logging_makes() -> None:
+    """observability.log_access builds the request line's record without logging's lookups
+    of the caller; formatters see the same attributes."""
+    import logging
+
+    from app.api import observability
+
+    got: list[dict[str, Any]] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            got.append(dict(vars(record)))
+
+    keep = Keep()
+    observability.access_log.addHandler(keep)
+    level = observability.access_log.level
+    observability.access_log.setLevel(logging.INFO)
+    try:
+        fields = {"event": "request", "status": 404, "count": None, "route": "/v1/x"}
+        observability.access_log.log(logging.WARNING, "GET /v1/x 404", extra=dict(fields))
+        observability.log_access(logging.WARNING, "GET /v1/x 404", dict(fields))
+    finally:
+        observability.access_log.removeHandler(keep)
+        observability.access_log.setLevel(level)
+    made, quick = got
+    assert made.keys() == quick.keys()
+    where = {"pathname", "filename", "module", "lineno", "funcName", "created", "msecs",
+             "relativeCreated"}
+    assert {k: v for k, v in made.items() if k not in where} == {
+        k: v for k, v in quick.items() if k not in where}
+    assert abs(made["created"] - quick["created"]) < 1
