@@ -69,9 +69,18 @@ def _fields(record: logging.LogRecord) -> dict[str, Any]:
     return {k: v for k, v in vars(record).items() if k not in _STANDARD and not k.startswith("_")}
 
 
+_SECOND: list[tuple[int, str]] = [(-1, "")]
+"""The last second printed: its text is reused for the lines of the same second."""
+
+
 def _timestamp(record: logging.LogRecord) -> str:
-    stamp = datetime.fromtimestamp(record.created, UTC)
-    return stamp.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """``2026-12-01T10:00:00.123Z``: UTC, milliseconds truncated."""
+    second = int(record.created)
+    last, text = _SECOND[0]
+    if second != last:
+        text = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        _SECOND[0] = (second, text)
+    return f"{text}.{int(record.msecs):03d}Z"
 
 
 class JsonFormatter(logging.Formatter):

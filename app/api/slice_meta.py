@@ -13,7 +13,8 @@ import hashlib
 import json
 import threading
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
+from json.encoder import encode_basestring_ascii
 from typing import Any
 
 from app.api.caching import CACHE_CONTROL, ETAG_SCHEME, etag_for
@@ -38,6 +39,9 @@ def _template(text: str, *marks: str) -> list[str]:
 _OFFSET, _COUNT, _NEXT, _FORMAT, _REFERENCE, _SEED, _KEY = (
     "@@offset@@", "@@count@@", "@@next_offset@@", "@@format@@", "@@reference@@", "@@seed@@",
     "@@spawn_key@@")
+
+
+_json_string: Callable[[str], str] = encode_basestring_ascii  # json.dumps of a str, in C
 
 
 def versions_header() -> str:
@@ -116,10 +120,11 @@ class SliceHead:
         self.stream, self.run = stream, run
         family = _family(stream, run)
         e, m = family.etag, family.meta
-        seed, key = json.dumps(stream.seed), list(stream.spawn_key)  # exact; None: null
-        self._etag = (f"{e[0]}", f"{e[1]}", f"{e[2]}",
-                      f"{e[3]}{seed}{e[4]}{json.dumps(key)}{e[5]}")
-        compact = json.dumps(key, separators=(",", ":")).encode()
+        # what json.dumps prints for them: integers exactly, None as null
+        seed = "null" if stream.seed is None else str(stream.seed)
+        keys = [str(k) for k in stream.spawn_key]
+        self._etag = (e[0], e[1], e[2], f"{e[3]}{seed}{e[4]}[{', '.join(keys)}]{e[5]}")
+        compact = f"[{','.join(keys)}]".encode()
         self._meta = (m[0] + seed.encode() + m[1] + compact + m[2], m[3], m[4], m[5], m[6])
         self._fixed_headers = family.headers
 
@@ -144,7 +149,7 @@ class SliceHead:
                   local_call: dict[str, Any] | None = None) -> bytes:
         """The JSON body up to and including ``"values":``."""
         p = self._meta
-        reference = json.dumps(self.stream.reference(offset, offset + count))
+        reference = _json_string(self.stream.reference(offset, offset + count))
         tail = (b"" if local_call is None else
                 b',"local_call":' + json.dumps(local_call, separators=(",", ":")).encode())
         return b"".join((p[0], str(offset).encode(), p[1], str(count).encode(), p[2],
