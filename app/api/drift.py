@@ -21,7 +21,7 @@ class Drifted(Unavailable):
 
 
 def run_check(app: FastAPI) -> dict[kat.StreamKey, str]:
-    drifted = kat.check()
+    drifted = kat.check(kat.generate_on(app.state.streams.runtime))
     app.state.drifted = drifted
     return drifted
 

@@ -34,6 +34,9 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         length = _content_length(scope)
+        if length is None and not _chunked(scope):  # no body: nothing to count
+            await self.app(scope, receive, send)
+            return
         if length is not None and length > self.max_bytes:
             await _refuse(scope, receive, send, self.max_bytes)
             return
@@ -75,6 +78,11 @@ def _content_length(scope: Scope) -> int | None:
             except ValueError:
                 return 1 << 62
     return None
+
+
+def _chunked(scope: Scope) -> bool:
+    """A body of unknown length follows (Transfer-Encoding)."""
+    return any(name == b"transfer-encoding" for name, _ in scope.get("headers", ()))
 
 
 async def _refuse(scope: Scope, receive: Receive, send: Send, limit: int) -> None:

@@ -100,13 +100,26 @@ BUILD_INFO = Gauge("seed_authority_build_info",
 BUILD_INFO.labels(**versions()).set(1)
 
 
+_CHILDREN: dict[tuple[str, ...], Any] = {}
+"""Labelled series already looked up (``labels()`` validates and locks on every call); the
+label values are route templates, methods, statuses and registry names: a bounded set."""
+
+
+def _child(metric: Counter | Histogram, *labels: str) -> Any:
+    key = (metric._name, *labels)
+    child = _CHILDREN.get(key)
+    if child is None:
+        child = _CHILDREN[key] = metric.labels(*labels)
+    return child
+
+
 def observe_request(route: str, method: str, status: int, seconds: float) -> None:
-    REQUESTS.labels(route, method, str(status)).inc()
-    REQUEST_SECONDS.labels(route, method).observe(seconds)
+    _child(REQUESTS, route, method, str(status)).inc()
+    _child(REQUEST_SECONDS, route, method).observe(seconds)
 
 
 def observe_values(engine: str, distribution: str, count: int) -> None:
-    VALUES.labels(engine, distribution).inc(count)
+    _child(VALUES, engine, distribution).inc(count)
 
 
 def observe_init_elements(count: int) -> None:

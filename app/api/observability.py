@@ -15,8 +15,10 @@ repeat the request line without the request id.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, MutableMapping
@@ -67,9 +69,18 @@ def _fields(record: logging.LogRecord) -> dict[str, Any]:
     return {k: v for k, v in vars(record).items() if k not in _STANDARD and not k.startswith("_")}
 
 
+_SECOND: list[tuple[int, str]] = [(-1, "")]
+"""The last second printed: its text is reused for the lines of the same second."""
+
+
 def _timestamp(record: logging.LogRecord) -> str:
-    stamp = datetime.fromtimestamp(record.created, UTC)
-    return stamp.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """``2026-12-01T10:00:00.123Z``: UTC, milliseconds truncated."""
+    second = int(record.created)
+    last, text = _SECOND[0]
+    if second != last:
+        text = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        _SECOND[0] = (second, text)
+    return f"{text}.{int(record.msecs):03d}Z"
 
 
 class JsonFormatter(logging.Formatter):
@@ -263,7 +274,33 @@ class RequestMiddleware:
                             extra={"event": "exception", "route": route, "method": method})
         level = (logging.ERROR if status >= 500 else logging.WARNING if status >= 400
                  else logging.INFO)
-        access_log.log(level, f"{method} {route} {status}", extra=fields)
+        log_access(level, f"{method} {route} {status}", fields)
+
+
+_RECORD_BASES: dict[tuple[int, int], dict[str, Any]] = {}
+
+
+def log_access(level: int, message: str, fields: dict[str, Any]) -> None:
+    """``access_log.log(level, message, extra=fields)`` for a request's line, at a fraction of
+    its cost: what never varies between lines (where it is logged from, the process and the
+    thread) is copied from a record made once per thread instead of looked up each time
+    (the caller's frame, the process name...). Filters and handlers run as usual."""
+    if not access_log.isEnabledFor(level):
+        return
+    key = (os.getpid(), threading.get_ident())
+    base = _RECORD_BASES.get(key)
+    if base is None:
+        base = _RECORD_BASES[key] = vars(logging.LogRecord(
+            access_log.name, logging.INFO, __file__, 0, "", (), None, "_done"))
+    now = time.time()
+    record = logging.LogRecord.__new__(logging.LogRecord)
+    attrs = record.__dict__
+    attrs.update(base)
+    attrs.update(fields)
+    attrs.update(msg=message, levelno=level, levelname=logging.getLevelName(level), created=now,
+                 msecs=int((now - int(now)) * 1000) + 0.0,
+                 relativeCreated=base["relativeCreated"] + (now - base["created"]) * 1000)
+    access_log.handle(record)
 
 
 def _trace_id() -> str | None:

@@ -24,6 +24,9 @@ HEADERS = {
 # that load their script from a CDN and are left without a policy.
 CSP = "default-src 'none'; frame-ancestors 'none'"
 HTML_PATHS = ("/docs", "/redoc")
+_FOR_PAGES = [(k.lower().encode(), v.encode()) for k, v in HEADERS.items()]
+_FOR_DATA = [*_FOR_PAGES, (b"content-security-policy", CSP.encode())]
+"""What a response gets unless it sets the header itself, in wire form."""
 
 
 class SecurityHeaders:
@@ -34,15 +37,13 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        html = scope.get("path", "").startswith(HTML_PATHS)
+        added = _FOR_PAGES if scope.get("path", "").startswith(HTML_PATHS) else _FOR_DATA
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in HEADERS.items():
-                    headers.setdefault(name, value)
-                if not html:
-                    headers.setdefault("Content-Security-Policy", CSP)
+                raw = MutableHeaders(scope=message).raw  # the message's own list
+                present = {name for name, _ in raw}
+                raw.extend(item for item in added if item[0] not in present)
             await send(message)
 
         await self.app(scope, receive, with_headers)

@@ -12,11 +12,13 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Request
 from pydantic import Field, Strict
 
+from app.api.drift import refuse_drifted
 from app.core.errors import AuthorityError, InvalidParameter
 
 
@@ -47,3 +49,10 @@ def json_bodies_only(request: Request) -> None:
                          (kind.startswith("application/") and kind.endswith("+json"))):
         raise UnsupportedMediaType("Content-Type", f"the body must be JSON (application/json), "
                                                    f"got {kind[:60] or 'no Content-Type'!r}")
+
+
+APP_CHECKS: tuple[Callable[[Request], None], ...] = (no_repeated_query, json_bodies_only,
+                                                      refuse_drifted)
+"""The application-wide dependencies ``create_app`` installs, in order: plain functions of
+the request, so a route that skips FastAPI's dependency solving (the stream slices' fast
+path) runs the very same ones."""

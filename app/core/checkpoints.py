@@ -76,6 +76,13 @@ class CheckpointCache(Generic[P]):
                 payload = self._entries[key][0]
             return Checkpoint(slot[0], payload, slot[1])
 
+    def position_before(self, stream: Hashable, position: int) -> int | None:
+        """Where ``nearest`` would resume from, without taking anything or counting."""
+        with self._lock:
+            slots = self._slots.get(stream)
+            i = bisect.bisect_right(slots, (position, True)) if slots else 0
+            return slots[i - 1][0] if slots and i else None
+
     def put(self, stream: Hashable, position: int, payload: P, nbytes: int,
             live: bool = False) -> None:
         """Save a state (``live=False``) or park a generator that nobody uses any more."""

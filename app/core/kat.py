@@ -17,7 +17,7 @@ from typing import Any
 
 from app.core.dtypes import DTYPES
 from app.core.errors import AuthorityError
-from app.core.spec import Array
+from app.core.spec import CPU_ONLY, Array, Runtime
 
 KAT_FILE = Path(__file__).with_name("kat.json")
 StreamKey = tuple[str, str, str]
@@ -31,11 +31,20 @@ def vectors() -> tuple[dict[str, Any], ...]:
     return tuple(json.loads(KAT_FILE.read_text())["vectors"])
 
 
-def default_generate(engine: str, distribution: str, seed: int, count: int, dtype: str,
-                     params: Mapping[str, Any]) -> Array:
-    from app.core.streams import StreamService
+def generate_on(runtime: Runtime) -> Generate:
+    """Values as a fresh service on this runtime makes them (a GPU authority's own)."""
 
-    return StreamService().slice(engine, distribution, seed, 0, count, dtype, **params)
+    def generate(engine: str, distribution: str, seed: int, count: int, dtype: str,
+                 params: Mapping[str, Any]) -> Array:
+        from app.core.streams import StreamService
+
+        service = StreamService(runtime=runtime)
+        return service.slice(engine, distribution, seed, 0, count, dtype, (), **params)
+
+    return generate
+
+
+default_generate = generate_on(CPU_ONLY)
 
 
 def check(generate: Generate = default_generate) -> dict[StreamKey, str]:

@@ -36,6 +36,9 @@ __all__ = ["CPU_ONLY", "MAX_OFFSET", "Limits", "Runtime", "Stream", "StreamServi
            "device_params", "parse_spawn_key", "resolve", "stream_namers"]
 
 MAX_OFFSET = 2**64 - 1
+SAVE_AFTER_NS = 200_000
+"""A slice that walked at least this far (estimated) to its offset saves a checkpoint there;
+a shorter walk is cheaper to repeat than a state is to save and restore."""
 MAX_SPAWN_DEPTH = 32
 
 
@@ -182,6 +185,19 @@ class StreamService:
         gen, start, every = self._position(stream, offset)
         return self._generate(stream, gen, start, offset, offset + count, every)
 
+    def estimate_ns(self, stream: Stream, offset: int, count: int) -> float:
+        """Estimated work of ``open_slice(stream, offset, count)`` and drawing it: reaching
+        the offset the cheapest way (``_position``'s choice) plus the elements. A request
+        estimated cheap is served without leaving the event loop."""
+        block = stream.dist.block
+        start = offset - offset % block
+        position = self.cache.position_before(stream.key, start) or 0
+        reach = (start - position) * stream.dist.cost_ns
+        units = stream.units_per_element
+        if units is not None:
+            reach = min(reach, stream.engine.access.cost_ns(start * units))
+        return reach + (count + block) * stream.dist.cost_ns
+
     def state_at(self, stream: Stream, offset: int) -> tuple[JSONValue, int]:
         """A snapshot of the generator at the start of the block holding ``offset`` (the
         offset itself, but for torch normal's 16-blocks), and that block start."""
@@ -221,7 +237,7 @@ class StreamService:
                 gen = found.payload.resume()
             for _ in self._draws(stream, gen, position, start, every):
                 pass
-            if start > position and start % every:
+            if start % every and walk_ns >= SAVE_AFTER_NS:
                 self._save(stream, start, gen)
         return gen, start, every
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import base64
+import functools
 import os
 import random
 import re
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -28,6 +29,12 @@ _ETAG = re.compile(r'^"[^"]+"$')
 RETRIED = {429, 500, 502, 503, 504}
 Param = bool | float | int | str | tuple[int, ...]
 """A distribution parameter: a number, a boolean, or a tuple of integers (``key=(hi, lo)``)."""
+
+
+Into = memoryview | Callable[[httpx.Headers], memoryview]
+"""Where a body is read to: a buffer, or what makes one from the response headers."""
+STREAM_INTO = 1 << 16
+"""Slices of more elements than this are read into an array of their own as they arrive."""
 
 
 class AuthorityError(Exception):
@@ -77,9 +84,11 @@ class Authority:
     # -- transport -------------------------------------------------------------------------
 
     def request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
-                json: Any = None) -> httpx.Response:
+                json: Any = None, into: Into | None = None) -> httpx.Response:
         """Send with retries on connection errors, 429, 5xx and truncated or unsigned
-        bodies."""
+        bodies. With ``into`` (a buffer, or a function of the response headers that returns
+        one), a 2xx body of exactly the buffer's length is read straight into it, piece by
+        piece as it arrives (the response's ``content`` is then not read)."""
         last: str = "no attempt"
         deadline = time.monotonic() + self.retry_budget
         wait = 0.0
@@ -93,8 +102,12 @@ class Authority:
             attempts += 1
             wait = 0.0
             try:
-                resp = self._http.request(method, path, params=params, json=json,
-                                          headers=self._headers)
+                if into is None:
+                    resp = self._http.request(method, path, params=params, json=json,
+                                              headers=self._headers)
+                    problem = None
+                else:
+                    resp, problem = self._read_into(method, path, params, into)
             except httpx.TransportError as exc:
                 last = f"{type(exc).__name__}: {exc}"
                 continue
@@ -104,11 +117,33 @@ class Authority:
                 continue
             if resp.status_code >= 400:  # incl. 501: this server cannot, retrying won't help
                 raise _error(resp)
-            problem = _check(resp)
+            problem = problem or _check(resp, body=into is None)
             if problem is None:
                 return resp
             last = problem
         raise AuthorityUnavailable(f"{method} {path}: {last} after {attempts} attempts")
+
+    def _read_into(self, method: str, path: str, params: Mapping[str, Any] | None,
+                   target: Into) -> tuple[httpx.Response, str | None]:
+        """One attempt whose 2xx body is copied into the buffer as it arrives."""
+        with self._http.stream(method, path, params=params, headers=self._headers) as resp:
+            if resp.status_code >= 300:
+                resp.read()
+                return resp, None
+            into = target if isinstance(target, memoryview) else target(resp.headers)
+            length = resp.headers.get("content-length")
+            if length is not None and int(length) != len(into):
+                return resp, f"Content-Length {length} for a buffer of {len(into)} bytes"
+            filled = 0
+            for piece in resp.iter_raw():
+                end = filled + len(piece)
+                if end > len(into):
+                    return resp, f"a body longer than {len(into)} bytes"
+                into[filled:end] = piece
+                filled = end
+            if filled != len(into):
+                return resp, f"body of {filled} bytes, expected {len(into)}"
+            return resp, None
 
     def _backoff(self, attempt: int) -> float:
         """Equal jitter: half the exponential step fixed, half random."""
@@ -269,24 +304,47 @@ class Stream:
         self.query = _query(seed, dtype, spawn_key, params, run)
 
     def fetch(self, offset: int, count: int) -> Values:
-        """Elements [offset, offset + count), in slices of at most ``chunk``."""
-        parts, chunk = [], self.authority.chunk
-        for start in range(offset, offset + count, chunk):
-            parts.append(self._one(start, min(chunk, offset + count - start)))
-        if not parts:
-            return self._one(offset, 0)
-        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+        """Elements [offset, offset + count), in slices of at most ``chunk``; a count over
+        one slice is read into one preallocated array, each response straight into its
+        part."""
+        chunk = self.authority.chunk
+        first = self._one(offset, min(chunk, count))
+        if count <= chunk:
+            return first
+        out = np.empty(count, dtype=first.dtype)
+        out[:len(first)] = first
+        del first
+        for start in range(offset + chunk, offset + count, chunk):
+            n = min(chunk, offset + count - start)
+            self._one(start, n, out[start - offset:start - offset + n])
+        return out
 
-    def _one(self, offset: int, count: int) -> Values:
-        resp = self.authority.request("GET", self.path, params=self.query | {
-            "offset": offset, "count": count, "format": "raw"})
-        if (resp.headers["x-offset"], resp.headers["x-count"]) != (str(offset), str(count)):
+    def _one(self, offset: int, count: int,
+             out: Values | None = None) -> Values:
+        """One request; a large body goes straight into ``out`` (or an array made for it
+        once the headers say its dtype), a small one is viewed where it was received."""
+        query = {**self.query, "offset": offset, "count": count, "format": "raw"}
+        made: list[Values] = []
+
+        def allocate(headers: httpx.Headers) -> memoryview:
+            made[:] = [np.empty(count, dtype=_dtype(headers.get("x-dtype", "uint8")))]
+            return made[0].data.cast("B")
+
+        into: Into | None = (out.data.cast("B") if out is not None
+                             else allocate if count > STREAM_INTO else None)
+        resp = self.authority.request("GET", self.path, params=query, into=into)
+        headers = resp.headers
+        if (headers["x-offset"], headers["x-count"]) != (str(offset), str(count)):
             raise AuthorityUnavailable("the server answered another slice")
-        dtype = np.dtype("<u2") if resp.headers["x-dtype"] == "bfloat16" else np.dtype(
-            resp.headers["x-dtype"]).newbyteorder("<")
-        if len(resp.content) != count * dtype.itemsize:
-            raise AuthorityUnavailable(f"{len(resp.content)} bytes for {count} x {dtype}")
-        return np.frombuffer(resp.content, dtype=dtype)
+        dtype = _dtype(headers["x-dtype"])
+        if into is None:
+            if len(resp.content) != count * dtype.itemsize:
+                raise AuthorityUnavailable(f"{len(resp.content)} bytes for {count} x {dtype}")
+            return np.frombuffer(resp.content, dtype=dtype)
+        got = out if out is not None else made[0]
+        if got.dtype != dtype:
+            raise AuthorityUnavailable(f"the server answered {dtype}, not {got.dtype}")
+        return got
 
     def __getitem__(self, key: int | slice) -> Any:
         if isinstance(key, int):
@@ -320,6 +378,14 @@ class Stream:
                 pending = (pool.submit(self.fetch, offset, span(offset))
                            if span(offset) > 0 else None)
                 yield current
+
+
+@functools.lru_cache(maxsize=64)
+def _dtype(name: str) -> np.dtype[np.generic]:
+    """The little-endian NumPy dtype of X-Dtype (bfloat16 as its uint16 bits)."""
+    if name == "bfloat16":
+        return np.dtype("<u2")
+    return np.dtype(name).newbyteorder("<")
 
 
 def restore(kind: str, state: Any) -> Any:
@@ -393,10 +459,11 @@ def _error(resp: httpx.Response) -> AuthorityError:
         return AuthorityError(resp.status_code, "error", None, resp.text[:500])
 
 
-def _check(resp: httpx.Response) -> str | None:
-    """Why a 2xx answer is not to be trusted, or None."""
+def _check(resp: httpx.Response, body: bool = True) -> str | None:
+    """Why a 2xx answer is not to be trusted, or None (``body``: check its length too; a
+    body read into a buffer was checked as it was read)."""
     length = resp.headers.get("content-length")
-    if length is not None and int(length) != len(resp.content):
+    if body and length is not None and int(length) != len(resp.content):
         return f"body of {len(resp.content)} bytes, Content-Length {length}"
     etag = resp.headers.get("etag")
     if etag is not None and not _ETAG.match(etag):

@@ -6,7 +6,7 @@ import io
 import math
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, get_args
 
 import numpy as np
 import pytest
@@ -18,7 +18,9 @@ from torch import nn
 from app.config import Settings
 from app.core.inits.modules import MODULES
 from app.core.inits.tensors import INITS
+from app.core.torch_dtypes import FLOATS
 from app.main import create_app
+from app.schemas import FloatDType
 
 # (init, shape, args): written out here, independently of the service's tables.
 INIT_CASES: list[tuple[str, tuple[int, ...], dict[str, Any]]] = [
@@ -47,7 +49,14 @@ INIT_CASES: list[tuple[str, tuple[int, ...], dict[str, Any]]] = [
     ("dirac_", (4, 2, 3), {}),
     ("dirac_", (6, 3, 3, 3), {"groups": 2}),
 ]
-DTYPES = ["float32", "float64", "float16", "bfloat16"]
+DTYPES = list(FLOATS)
+
+
+def test_the_request_models_float_dtypes_are_torchs() -> None:
+    """The schema's literal (for OpenAPI) is the one list in app/core/torch_dtypes.py."""
+    assert get_args(FloatDType) == FLOATS
+
+
 RANDOM = {"uniform_", "normal_", "trunc_normal_", "xavier_uniform_", "xavier_normal_",
           "kaiming_uniform_", "kaiming_normal_", "orthogonal_", "sparse_"}
 

@@ -64,6 +64,26 @@ def test_chunks_prefetch_and_split_large_counts(local: Authority) -> None:
     assert len(next(endless)) == 700
 
 
+def test_large_slices_are_read_into_one_array(local: Authority,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past one request, each response is read straight into its part of one array."""
+    local.chunk = 1000
+    joined: list[object] = []
+    monkeypatch.setattr(np, "concatenate", lambda *a, **k: joined.append(a))
+    s = local.stream("torch-cpu", "normal", seed=4, dtype="bfloat16")
+    got = s[10:3510]
+    monkeypatch.undo()
+    assert joined == []
+    assert got.dtype == np.dtype("<u2")
+    assert got.flags.writeable  # one array of ours, not a view of a response body
+    expected = reference("torch-cpu", "normal", 4, 3510, "bfloat16", {"loc": 0.0, "scale": 1.0})
+    assert same_bits(got, expected[10:])
+    local.chunk = 100_000  # one request, read as it arrives into an array made for it
+    big = local.stream("numpy-legacy", "uniform", seed=4)[5:70_005]
+    assert big.flags.writeable
+    assert same_bits(big, np.random.RandomState(4).random_sample(70_005)[5:])
+
+
 @pytest.mark.parametrize(("engine", "dist"), [
     ("numpy-legacy", "normal"), ("numpy-pcg64", "uniform"), ("numpy-philox", "normal"),
     ("numpy-sfc64", "uniform"), ("numpy-mt19937", "uniform"), ("python-random", "normal"),

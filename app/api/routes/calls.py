@@ -12,12 +12,21 @@ from fastapi.responses import Response, StreamingResponse
 
 from app.api.admission import BudgetDep
 from app.api.deps import SettingsDep
-from app.api.formats import choose_format, json_values
-from app.api.tensor_formats import MEDIA_TYPES, dtype_of, encode, to_numpy
+from app.api.formats import (
+    MEDIA_TYPES,
+    TENSOR_FORMATS,
+    Format,
+    check_format,
+    encode_tensors,
+    json_head,
+    negotiate,
+    tensor_values,
+)
 from app.core.calls import MAX_CALLS, Program, parse_program
 from app.core.calls_whitelist import CALL_ENGINES, REFUSED
-from app.core.errors import InvalidParameter
+from app.core.dtypes import DTYPES
 from app.core.inits.args import REQUIRED
+from app.core.torch_dtypes import dtype_of
 from app.core.versions import versions
 from app.schemas import ErrorBody
 from app.schemas_calls import (
@@ -30,7 +39,6 @@ from app.schemas_calls import (
 )
 
 router = APIRouter(tags=["calls"])
-CHUNK = 1 << 20
 FORMATS: dict[str, str] = {
     "json": "application/json: engine, seed, the reference program, versions and `results`: "
             "per selected call its index, name, call, shape, dtype and values (flattened, "
@@ -46,7 +54,8 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"description": "Each selected call's result: JSON (CallsResponse), or npz / "
                          "safetensors with one array `r<index>` per result (format= or Accept).",
           "model": CallsResponse,
-          "content": {MEDIA_TYPES["safetensors"]: _BINARY, MEDIA_TYPES["npz"]: _BINARY}},
+          "content": {MEDIA_TYPES[Format.safetensors]: _BINARY,
+                      MEDIA_TYPES[Format.npz]: _BINARY}},
     406: {"model": ErrorBody, "description": "The Accept header names no served format."},
     413: {"model": ErrorBody, "description": "The program makes more than max_call_elements "
                                              "elements (`parameter` names the call past it), "
@@ -72,22 +81,22 @@ def replay(body: CallsRequest, settings: SettingsDep, budget: BudgetDep,
            format: FormatQuery = None, accept: AcceptHeader = None) -> Response:
     program = parse_program(body.engine, body.seed, [c.model_dump() for c in body.calls],
                             body.results, settings.max_call_elements)
-    fmt = choose_format(format, accept, MEDIA_TYPES)
+    fmt = negotiate(format, accept, TENSOR_FORMATS)
     # The results (at most 8 bytes an element) plus the body piece being serialised.
     need = 8 * program.work + min(96 << 20, 96 * program.work) + (64 << 10)
     with budget.reserve(need, "calls") as ticket:
         results = program.run()
-        if fmt == "npz" and any(t.dtype == torch.bfloat16 for t in results.values()):
-            raise InvalidParameter("format",
-                                   ".npz cannot carry bfloat16; use safetensors or json")
+        if any(t.dtype == torch.bfloat16 for t in results.values()):
+            check_format(fmt, DTYPES["bfloat16"])
         meta = {"engine": program.engine.name, "seed": program.seed,
                 "reference": program.reference(), "versions": versions()}
         headers = {"X-Calls": str(len(program.calls)), "X-Work": str(program.work)}
         elements = sum(t.numel() for t in results.values())
-        if fmt == "json":
+        if fmt is Format.json:
             chunks = _json(program, meta, results)
         else:
-            chunks = encode(fmt, meta, {program.calls[i].name: t for i, t in results.items()})
+            chunks = encode_tensors(fmt, meta,
+                                    {program.calls[i].name: t for i, t in results.items()})
         if elements > 1 << 18:
             return ticket.hold(StreamingResponse(chunks, media_type=MEDIA_TYPES[fmt],
                                                  headers=headers))
@@ -96,17 +105,14 @@ def replay(body: CallsRequest, settings: SettingsDep, budget: BudgetDep,
 
 def _json(program: Program, meta: dict[str, Any],
           results: Mapping[int, torch.Tensor]) -> Iterator[bytes | memoryview]:
-    head = json.dumps(meta, separators=(",", ":"))
-    yield head[:-1].encode() + b',"results":['
+    yield json_head(meta, "results") + b"["
     for n, (index, t) in enumerate(results.items()):
         call = program.calls[index]
         info = {"index": index, "name": call.name, "call": call.source(program.engine.prefix),
                 "shape": list(t.shape), "dtype": dtype_of(t).name}
         text = json.dumps(info, separators=(",", ":"))
         yield (b"," if n else b"") + text[:-1].encode() + b',"values":'
-        flat = to_numpy(t).reshape(-1)
-        yield from json_values(dtype_of(t), (flat[j:j + CHUNK]
-                                             for j in range(0, len(flat), CHUNK)))
+        yield from tensor_values(t)
         yield b"}"
     yield b"]}"
 

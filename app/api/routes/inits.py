@@ -14,15 +14,17 @@ from pydantic import BaseModel
 from app.api.admission import BudgetDep
 from app.api.caching import cache_headers, etag_for, matches
 from app.api.deps import SettingsDep
-from app.api.formats import choose_format
-from app.api.runs_deps import audit, run_field, sampler_seed
-from app.api.tensor_formats import (
-    DESCRIPTIONS,
+from app.api.formats import (
     MEDIA_TYPES,
-    body_length,
+    TENSOR_DESCRIPTIONS,
+    TENSOR_FORMATS,
+    Format,
     check_format,
-    encode,
+    encode_tensors,
+    negotiate,
+    tensors_length,
 )
+from app.api.runs_deps import audit, run_field, sampler_seed
 from app.api.tensor_stream import CHUNK
 from app.core.dtypes import DTYPES
 from app.core.errors import InvalidParameter, TooLarge
@@ -49,7 +51,8 @@ T = TypeVar("T")
 _BINARY = {"schema": {"type": "string", "format": "binary"}}
 RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"description": "The tensors, as JSON, safetensors or .npz (format= or Accept).",
-          "content": {MEDIA_TYPES["safetensors"]: _BINARY, MEDIA_TYPES["npz"]: _BINARY}},
+          "content": {MEDIA_TYPES[Format.safetensors]: _BINARY,
+                      MEDIA_TYPES[Format.npz]: _BINARY}},
     304: {"description": "Not modified: If-None-Match holds the ETag."},
     406: {"model": ErrorBody, "description": "The Accept header names no served format."},
     413: {"model": ErrorBody, "description": "More elements than max_init_elements, more "
@@ -89,7 +92,7 @@ def plain(exc: BaseException) -> str:
     return text[:200].strip() or type(exc).__name__
 
 
-def _peak_bytes(elements: int, itemsize: int, fmt: str, temporaries: float = 0.0) -> int:
+def _peak_bytes(elements: int, itemsize: int, fmt: Format, temporaries: float = 0.0) -> int:
     """The estimated peak of a request: its tensors, their temporaries, and the body piece
     being serialised (for JSON up to a million values as float64, exact text and JSON)."""
     result = elements * itemsize
@@ -98,15 +101,15 @@ def _peak_bytes(elements: int, itemsize: int, fmt: str, temporaries: float = 0.0
     return int(result * (1 + temporaries)) + body + (64 << 10)
 
 
-def _respond(fmt: str, etag: str, meta: dict[str, Any], tensors: Mapping[str, torch.Tensor],
+def _respond(fmt: Format, etag: str, meta: dict[str, Any], tensors: Mapping[str, torch.Tensor],
              elements: int) -> Response:
     """Small bodies in one piece; larger ones streamed from the tensors' memory (never a
     serialised copy of them), with Content-Length where it is known in advance."""
     headers = {**cache_headers(etag), "X-Elements": str(elements)}
-    body = encode(fmt, meta, tensors)
+    body = encode_tensors(fmt, meta, tensors)
     if elements <= 1 << 18:
         return Response(b"".join(body), media_type=MEDIA_TYPES[fmt], headers=headers)
-    length = body_length(fmt, meta, tensors)
+    length = tensors_length(fmt, meta, tensors)
     if length is not None:
         headers["Content-Length"] = str(length)
     return StreamingResponse(body, media_type=MEDIA_TYPES[fmt], headers=headers)
@@ -137,8 +140,8 @@ def tensor_init(body: TensorInitRequest, settings: SettingsDep, request: Request
     ten.check_request(spec, body.shape, body.dtype, args)
     elements = math.prod(body.shape)
     _limit(elements, settings.max_init_elements, "shape")
-    fmt = choose_format(format, accept, MEDIA_TYPES)
-    check_format(fmt, body.dtype)
+    fmt = negotiate(format, accept, TENSOR_FORMATS)
+    check_format(fmt, DTYPES[body.dtype])
     ident = {"kind": "tensor", **run_field(run), "seed": seed, "init": spec.name,
              "shape": body.shape,
              "dtype": body.dtype, "args": {k: repr(v) for k, v in args.items()}, "format": fmt}
@@ -170,8 +173,8 @@ def modules_init(body: ModulesInitRequest, settings: SettingsDep, request: Reque
     layers = mod.parse_layers(body.modules)
     elements = _torch_call(lambda: mod.count_elements(layers, body.dtype), "modules")
     _limit(elements, settings.max_init_elements, "modules")
-    fmt = choose_format(format, accept, MEDIA_TYPES)
-    check_format(fmt, body.dtype)
+    fmt = negotiate(format, accept, TENSOR_FORMATS)
+    check_format(fmt, DTYPES[body.dtype])
     ident = {"kind": "modules", **run_field(run), "seed": seed, "dtype": body.dtype, "format": fmt,
              "modules": [{"type": layer.spec.name, **{k: repr(v) for k, v in layer.args.items()}}
                          for layer in layers]}
@@ -207,6 +210,6 @@ def list_inits(settings: SettingsDep) -> InitsResponse:
                         dtypes=list(s.dtypes), doc=s.doc) for s in ten.INITS.values()],
         modules=[ModuleInfo(type=s.name, args=_args(s.args), takes_dtype=s.factory)
                  for s in mod.MODULES.values()],
-        formats=DESCRIPTIONS,
+        formats=TENSOR_DESCRIPTIONS,
         max_elements=settings.max_init_elements,
     )

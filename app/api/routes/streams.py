@@ -1,13 +1,25 @@
-"""``GET /v1/streams/{engine}/{distribution}``: exact slices of a stream."""
+"""``GET /v1/streams/{engine}/{distribution}``: exact slices of a stream.
+
+The route is declared as any FastAPI route (its signature makes the OpenAPI document and
+validates unusual requests), but served by ``SliceRoute``'s handler: the application's
+checks, then ``stream_query.parse`` instead of FastAPI's per-request model solving; a
+request the parser is not sure of (and every ``run=``) goes to the declared endpoint.
+A slice estimated cheap is made on the event loop; a dearer one in the thread pool; a
+large one is streamed from a producer thread (``prefetch``), generated while it is sent.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import Response, StreamingResponse
+from fastapi.routing import APIRoute
+from starlette.concurrency import run_in_threadpool
 
-from app.api.caching import cache_headers, etag_for, matches
+from app.api import stream_query
+from app.api.caching import matches
 from app.api.deps import ServiceDep
 from app.api.formats import (
     MEDIA_TYPES,
@@ -17,10 +29,12 @@ from app.api.formats import (
     encode,
     negotiate,
 )
+from app.api.prefetch import Prefetched
 from app.api.runs_deps import audit, stream_for
+from app.api.slice_meta import HeadCache, RawHeaders, SliceHead
+from app.api.strict import APP_CHECKS
 from app.core.registry import ENGINES
-from app.core.streams import Stream
-from app.core.versions import versions
+from app.core.streams import StreamService
 from app.schemas import (
     DISTRIBUTIONS_DOC,
     DistributionName,
@@ -30,7 +44,10 @@ from app.schemas import (
     StreamSlice,
 )
 
-router = APIRouter(prefix="/v1/streams", tags=["streams"])
+INLINE_NS = 200_000
+"""Slices estimated to take at most this long (and at most INLINE_BYTES) are made on the
+event loop: cheaper than a trip to a worker thread and back."""
+INLINE_BYTES = 64 << 10
 
 _BINARY = {"schema": {"type": "string", "format": "binary"}}
 _HEADERS = {
@@ -65,19 +82,98 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
                                               "/readyz)."},
 }
 
+Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
-def stream_etag(stream: Stream, offset: int, count: int, fmt: Format) -> str:
-    return etag_for({
-        "engine": stream.engine.name,
-        "distribution": stream.dist.name,
-        "dtype": stream.dtype.name,
-        "params": {k: repr(v) for k, v in stream.params.items()},
-        "seed": stream.seed,
-        "spawn_key": list(stream.spawn_key),
-        "offset": offset,
-        "count": count,
-        "format": fmt.value,
-    })
+
+class RawResponse(Response):
+    """A whole body with headers already in wire form."""
+
+    def __init__(self, status: int, headers: RawHeaders, body: bytes = b"",
+                 media_type: str | None = None) -> None:
+        self.status_code, self.body, self.background = status, body, None
+        self.media_type = media_type
+        if status != 304:
+            headers.append((b"content-length", str(len(body)).encode()))
+        if media_type is not None:
+            headers.append((b"content-type", media_type.encode()))
+        self.raw_headers = headers
+
+
+def respond(service: StreamService, head: SliceHead, offset: int, count: int,
+            fmt_param: str | None, accept: str | None, if_none_match: str | None,
+            accepted: Callable[[], None] | None = None) -> Response:
+    """The answer to a valid slice request: 304, a whole body, or a streamed one.
+    ``accepted`` is called once the request is known valid, before any value is made."""
+    stream = head.stream
+    service.check_window(offset, count)
+    fmt = negotiate(fmt_param, accept)
+    check_format(fmt, stream.dtype)
+    etag = head.etag(offset, count, fmt)
+    info = stream.call_info(offset + count)
+    headers = head.headers(etag, offset, count, dict(info.headers) if info else None)
+    if accepted is not None:
+        accepted()
+    if matches(if_none_match, etag):
+        return RawResponse(304, headers)
+    chunks = service.open_slice(stream, offset, count)
+    json_head = (head.json_head(offset, count, dict(info.facts) if info else None)
+                 if fmt is Format.json else b"")
+    body = encode(fmt, stream.dtype, count, json_head, chunks)
+    media_type = MEDIA_TYPES[fmt]
+    if count * stream.dtype.itemsize <= service.limits.chunk_bytes:
+        return RawResponse(200, headers, b"".join(body), media_type)
+    length = body_length(fmt, stream.dtype, count)
+    if length is not None:
+        headers.append((b"content-length", str(length).encode()))
+    response = StreamingResponse(Prefetched(body), media_type=media_type)
+    response.raw_headers += headers
+    return response
+
+
+class SliceRoute(APIRoute):
+    """Serves the declared endpoint's requests through ``stream_query.parse`` when the
+    application's dependencies are exactly ``APP_CHECKS`` (else always through FastAPI)."""
+
+    def get_route_handler(self) -> Handler:
+        declared = super().get_route_handler()
+        if self.dependencies:  # the fast path runs the application's checks only
+            return declared
+        heads = HeadCache()
+
+        async def handler(request: Request) -> Response:
+            checks = [d.dependency for d in request.app.router.dependencies]
+            if checks != list(APP_CHECKS):
+                return await declared(request)
+            for check in APP_CHECKS:
+                check(request)
+            engine = request.path_params["engine"]
+            distribution = request.path_params["distribution"]
+            query = stream_query.parse(request.query_params.multi_items())
+            spec = ENGINES.get(engine)
+            if query is None or spec is None or distribution not in spec.distributions:
+                return await declared(request)
+            service: StreamService = request.app.state.streams
+            key = (spec, query.stream_key(engine, distribution))  # spec: re-registered
+            head = heads.get(key)
+            if head is None:
+                head = SliceHead(service.resolve(engine, distribution, query.seed,
+                                                 query.dtype, query.params, query.spawn_key,
+                                                 query.device))
+                heads.put(key, head)
+            headers = request.headers
+            args = (service, head, query.offset, query.count, query.format,
+                    headers.get("accept"), headers.get("if-none-match"))
+            if (query.count * head.stream.dtype.itemsize <= INLINE_BYTES
+                    and query.count <= service.limits.max_count
+                    and service.estimate_ns(head.stream, query.offset, query.count)
+                    <= INLINE_NS):
+                return respond(*args)
+            return await run_in_threadpool(respond, *args)
+
+        return handler
+
+
+router = APIRouter(prefix="/v1/streams", tags=["streams"], route_class=SliceRoute)
 
 
 @router.get(
@@ -103,49 +199,12 @@ def get_slice(
     if_none_match: Annotated[str | None, Header(description="An ETag from an earlier "
                                                             "response: answered 304.")] = None,
 ) -> Response:
+    """Requests the fast path leaves to FastAPI: run=, and input it is not sure of."""
     stream, run = stream_for(request, query, engine, distribution)
-    offset, count = query.offset, query.count
-    service.check_window(offset, count)
-    fmt = negotiate(query.format, accept)
-    check_format(fmt, stream.dtype)
-    etag = stream_etag(stream, offset, count, fmt)
-    if run is not None:  # the JSON body names the run
-        etag = etag_for({"slice": etag, "run": run.name})
-        audit(request, run, spawn_key=query.spawn_key, offset=offset, count=count)
-    headers = {
-        **cache_headers(etag),
-        "X-Offset": str(offset),
-        "X-Count": str(count),
-        "X-Next-Offset": str(offset + count),
-        "X-Dtype": stream.dtype.name,
-    }
-    if matches(if_none_match, etag):
-        return Response(status_code=304, headers=headers)
+    head = SliceHead(stream, run.name if run is not None else None)
 
-    chunks = service.open_slice(stream, offset, count)
-    meta: dict[str, Any] = {
-        "engine": stream.engine.name,
-        "distribution": stream.dist.name,
-        "seed": stream.seed,
-        **({"run": run.name} if run is not None else {}),
-        "spawn_key": list(stream.spawn_key),
-        "offset": offset,
-        "count": count,
-        "next_offset": offset + count,
-        "dtype": stream.dtype.name,
-        "params": dict(stream.params),
-        "reference": stream.reference(offset, offset + count),
-        "versions": versions(),
-    }
-    info = stream.call_info(offset + count)
-    if info is not None:
-        meta["local_call"] = dict(info.facts)
-        headers.update(info.headers)
-    body = encode(fmt, stream.dtype, count, meta, chunks)
-    media_type = MEDIA_TYPES[fmt]
-    if count * stream.dtype.itemsize <= service.limits.chunk_bytes:
-        return Response(b"".join(body), media_type=media_type, headers=headers)
-    length = body_length(fmt, stream.dtype, count)
-    if length is not None:
-        headers["Content-Length"] = str(length)
-    return StreamingResponse(body, media_type=media_type, headers=headers)
+    def accepted() -> None:  # a request naming a run leaves an audit row
+        audit(request, run, spawn_key=query.spawn_key, offset=query.offset, count=query.count)
+
+    return respond(service, head, query.offset, query.count, query.format, accept,
+                   if_none_match, accepted if run is not None else None)
