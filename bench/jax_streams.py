@@ -7,7 +7,9 @@ Side by side in one run, medians of --repeats:
 - served: the same 1e6 values as raw bytes over HTTP from a local uvicorn (whole request),
   against the same warm local jax call.
 
-    python -m bench.jax_streams [--repeats 9]
+    python -m bench.jax_streams [--repeats 9] [--no-http]
+
+Figures: docs/jax.md.
 """
 
 from __future__ import annotations
@@ -85,7 +87,8 @@ def main() -> None:
                   f"{ours:7.2f} ms, jax.jit warm {jax_ms:7.2f} ms, ratio {ours / jax_ms:.2f}x")
     if args.no_http:
         return
-    with running_server() as url, httpx.Client(timeout=60) as client:
+    quiet = {"SEED_AUTHORITY_LOG_LEVEL": "warning"}  # no access log line per request
+    with running_server(quiet) as url, httpx.Client(timeout=60) as client:
         for dist, dtype, params in CASES:
             _served(client, url, dist, dtype, params)  # warm (normal compiles here)
             local = locals_[(dist, dtype, str(params))]

@@ -1,6 +1,8 @@
 """Write app/core/kat.json: the drift guard's known answers, taken from the committed golden
-set (tests/golden/streams.json, made by the reference calls themselves): for every engine x
-distribution x dtype, the first 8 values of seed 7 with default parameters.
+sets (tests/golden/streams.json, made by the reference calls themselves, and
+tests/golden/jax_streams.json, made by JAX): for every engine x distribution x dtype, the
+first 8 values of seed 7 with default parameters (jax-threefry: its first seed-7 stream at
+offset 0, with its bounds and x64 setting).
 
     python -m scripts.make_kat
 """
@@ -12,6 +14,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = ROOT / "tests" / "golden" / "streams.json"
+JAX_GOLDEN = ROOT / "tests" / "golden" / "jax_streams.json"
 OUT = ROOT / "app" / "core" / "kat.json"
 SEED = 7
 
@@ -27,6 +30,15 @@ def main() -> None:
         seen.add(key)
         vectors.append({"engine": e["engine"], "distribution": e["distribution"],
                         "dtype": e["dtype"], "seed": SEED, "params": e["params"],
+                        "head": e["head"]})
+    for e in json.loads(JAX_GOLDEN.read_text())["entries"]:
+        key = ("jax-threefry", e["distribution"], e["dtype"])
+        if (e.get("seed") != SEED or e["offset"] != 0 or e.get("spawn_key")
+                or key in seen):
+            continue
+        seen.add(key)
+        vectors.append({"engine": key[0], "distribution": key[1], "dtype": key[2],
+                        "seed": SEED, "params": {**e["params"], "x64": e["x64"]},
                         "head": e["head"]})
     doc = {"made_with": golden["made_with"], "vectors": vectors}
     OUT.write_text(json.dumps(doc, indent=1) + "\n")

@@ -255,3 +255,15 @@ def test_state_and_call_replay_are_refused_with_the_reason(api: TestClient) -> N
                                         "calls": [{"fn": "rand", "args": [3]}]})
     assert calls.status_code == 422
     assert "/v1/streams/jax-threefry" in calls.json()["message"]
+
+
+def test_drift_guard_covers_jax_and_skips_normal_without_jax(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.core import kat
+
+    jax_streams = {(v["distribution"], v["dtype"]) for v in kat.vectors()
+                   if v["engine"] == "jax-threefry"}
+    assert ("normal", "float64") in jax_streams
+    assert ("randint", "uint64") in jax_streams
+    monkeypatch.setattr(sampling, "jax_available", lambda: False)
+    assert kat.check() == {}  # normal is not served here: not drift
