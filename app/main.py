@@ -81,7 +81,10 @@ def _install_operations(application: FastAPI, settings: Settings) -> None:
     service.on_jump = metrics.observe_jump
     sync = metrics.StatsSync(service.cache, getattr(application.state, "memory_budget", None))
     application.state.stats_sync = sync
-    application.add_middleware(observability.RequestMiddleware, on_done=sync)
+    # One process: /metrics copies the statistics itself when scraped. Several: a scrape
+    # reads every worker's files, so each worker copies its own after every request.
+    per_request = sync if metrics.MULTIPROCESS_DIR is not None else None
+    application.add_middleware(observability.RequestMiddleware, on_done=per_request)
     application.include_router(metrics.router)
     docs.install(application)
     tracing.install(application, settings.tracing)
