@@ -58,7 +58,8 @@ _HEADERS = {
     "X-Count": "Number of elements.",
     "X-Next-Offset": "offset + count.",
     "X-Dtype": "Element type of the values.",
-    "X-Versions": "numpy, torch, python and torch CPU capability that made the values.",
+    "X-Versions": "numpy, torch, python, torch CPU capability (and jax, when installed) that "
+                  "made the values.",
     **{k: v for e in ENGINES.values() for k, v in e.response_headers.items()},
 }
 RESPONSES: dict[int | str, dict[str, Any]] = {
