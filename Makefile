@@ -42,7 +42,7 @@ golden: install-dev
 	$(PY) -m scripts.make_jax_golden
 
 bench: install-dev
-	for b in stream_formats offsets handoff inits cuda_emulation permutations calls; do $(PY) -m bench.$$b || exit 1; done
+	for b in small_requests client_overhead stream_formats offsets handoff inits cuda_emulation permutations calls; do $(PY) -m bench.$$b || exit 1; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

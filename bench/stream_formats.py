@@ -38,13 +38,29 @@ class SocketReader:
 
     def __init__(self, url: str) -> None:
         parts = urlsplit(url)
-        self.host = parts.hostname or "127.0.0.1"
-        self.sock = socket.create_connection((self.host, parts.port or 80))
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
+        self.sock = self._connect()
+
+    def _connect(self) -> socket.socket:
+        sock = socket.create_connection((self.host, self.port))
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return sock
 
     def get_into(self, target: str, view: memoryview) -> int:
-        self.sock.sendall(f"GET {target} HTTP/1.1\r\nHost: {self.host}\r\n\r\n".encode())
+        request = f"GET {target} HTTP/1.1\r\nHost: {self.host}\r\n\r\n".encode()
         head = b""
+        for attempt in range(2):  # the server closes a connection idle for 5 s: reconnect
+            try:
+                self.sock.sendall(request)
+                head = self.sock.recv(65536)
+            except ConnectionError:
+                head = b""
+            if head:
+                break
+            self.sock.close()
+            self.sock = self._connect()
+            if attempt:
+                raise ConnectionError("closed")
         while b"\r\n\r\n" not in head:
             piece = self.sock.recv(65536)
             if not piece:
