@@ -154,7 +154,8 @@ class SliceRoute(APIRoute):
             if query is None or spec is None or distribution not in spec.distributions:
                 return await declared(request)
             service: StreamService = request.app.state.streams
-            key = (spec, query.stream_key(engine, distribution))  # spec: re-registered
+            # spec: re-registered; service: its runtime and limits decided what resolve made
+            key = (spec, service, query.stream_key(engine, distribution))
             head = heads.get(key)
             if head is None:
                 head = SliceHead(service.resolve(engine, distribution, query.seed,
