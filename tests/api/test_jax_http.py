@@ -6,9 +6,9 @@ import io
 import threading
 from collections.abc import Iterator
 from itertools import pairwise
-from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 from fastapi.testclient import TestClient
 from hypothesis import given, settings
@@ -38,7 +38,9 @@ def api() -> Iterator[TestClient]:
         yield c
 
 
-Stream = tuple[str, str, dict[str, Any], Any, bool]
+Query = dict[str, str | int | float]
+"""Query parameters as httpx sends them."""
+Stream = tuple[str, str, Query, object, bool]
 """(distribution, dtype, query parameters naming the stream, JAX's key, x64)."""
 
 
@@ -48,7 +50,7 @@ def streams(draw: st.DrawFn) -> Stream:
     chain, a distribution, a dtype JAX offers under that x64 setting, and bounds."""
     x64 = draw(st.booleans())
     spawn = draw(SPAWN)
-    query: dict[str, Any] = {"x64": "true" if x64 else "false"}
+    query: Query = {"x64": "true" if x64 else "false"}
     if spawn:
         query["spawn_key"] = ",".join(map(str, spawn))
     if draw(st.booleans()):
@@ -69,14 +71,14 @@ def streams(draw: st.DrawFn) -> Stream:
     return dist, dtype, query, ref_key, x64
 
 
-def jax_params(query: dict[str, Any]) -> dict[str, Any]:
+def jax_params(query: Query) -> dict[str, int | float]:
     """The bounds of the query as jax.random takes them."""
     return {k: (float(v) if isinstance(v, str) else v) for k, v in query.items()
             if k in ("minval", "maxval")}
 
 
-def fetch(api: TestClient, dist: str, dtype: str, query: dict[str, Any], offset: int,
-          count: int) -> np.ndarray[Any, Any]:
+def fetch(api: TestClient, dist: str, dtype: str, query: Query, offset: int,
+          count: int) -> npt.NDArray[np.generic]:
     resp = api.get(f"{URL}/{dist}", params={**query, "offset": offset, "count": count,
                                             "format": "raw"})
     assert resp.status_code == 200, resp.text
@@ -119,7 +121,7 @@ def test_formats_headers_etag_and_reference(api: TestClient) -> None:
     assert doc["params"] == {"minval": -3.0, "maxval": 7.5, "x64": False}
     assert doc["versions"]["jax"] == jo.jax.__version__
     assert body.headers["X-Next-Offset"] == "9"
-    ns: dict[str, Any] = {}
+    ns: dict[str, object] = {}
     exec(doc["reference"], ns)
     expected = np.asarray(ns["x"])
     assert bitwise(np.asarray(doc["values"], dtype=np.float32), expected)
@@ -140,9 +142,9 @@ def test_formats_headers_etag_and_reference(api: TestClient) -> None:
     ("normal", {"seed": 11, "spawn_key": "0"}),
 ])
 def test_reference_code_reproduces_the_slice_without_leaking_x64(
-        api: TestClient, dist: str, query: dict[str, Any]) -> None:
+        api: TestClient, dist: str, query: Query) -> None:
     doc = api.get(f"{URL}/{dist}", params={"count": 6, **query}).json()
-    ns: dict[str, Any] = {}
+    ns: dict[str, object] = {}
     exec(doc["reference"], ns)
     dtype = doc["dtype"]
     assert bitwise(np.array(doc["values"], dtype=dtype), np.asarray(ns["x"]))
@@ -151,7 +153,7 @@ def test_reference_code_reproduces_the_slice_without_leaking_x64(
 
 def test_x64_normal_is_safe_under_concurrent_requests(api: TestClient) -> None:
     """float64 normals (JAX's erf_inv under x64, thread-locally) and float32 ones at once."""
-    queries: list[dict[str, Any]] = [
+    queries: list[Query] = [
         {"seed": s, "count": 300, "format": "raw",
          **({"x64": "true", "dtype": "float64"} if s % 2 else {})} for s in range(8)]
     expected = [jo.reference("normal", jo.make_key(s, bool(s % 2)), 300,
@@ -209,7 +211,7 @@ def test_run_seeds_and_fold_in(api: TestClient) -> None:
     ("randint", {"seed": 1, "minval": 0.5, "maxval": 3}, "minval"),
     ("bits", {"seed": 1, "offset": 2**64 - 2, "count": 3}, "offset"),
 ])
-def test_bad_parameters_are_422s_naming_them(api: TestClient, dist: str, query: dict[str, Any],
+def test_bad_parameters_are_422s_naming_them(api: TestClient, dist: str, query: Query,
                                              parameter: str) -> None:
     resp = api.get(f"{URL}/{dist}", params={"count": 3, **query})
     assert resp.status_code == 422, resp.text

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
@@ -38,7 +39,7 @@ FIXED_DOCS = {"seed", "run", "allow_version_drift", "offset", "count", "format",
               "if-none-match"}
 
 
-def _schema_covers(now: Any, before: Any) -> bool:
+def _schema_covers(now: object, before: object) -> bool:
     """``now`` is ``before``, or lists more enum members (a new engine or dtype); the
     descriptions that list the registry's names may grow too."""
     if isinstance(before, dict) and isinstance(now, dict):
@@ -98,7 +99,8 @@ def test_the_fast_path_serves_plain_requests(client: TestClient,
     assert seen[-1] is None  # the model's: run fields
 
 
-REQUESTS: list[tuple[str, str, dict[str, Any], dict[str, str]]] = [
+Query = dict[str, str | int]
+REQUESTS: list[tuple[str, str, Query, dict[str, str]]] = [
     ("numpy-legacy", "uniform", {"seed": 7, "offset": 5, "count": 16}, {}),
     ("numpy-legacy", "uniform", {"seed": 7, "offset": 5, "count": 16, "format": "raw"}, {}),
     ("numpy-legacy", "normal", {"seed": 2**32 - 1, "count": 9, "loc": "1.5", "scale": 2}, {}),
@@ -124,13 +126,13 @@ REQUESTS: list[tuple[str, str, dict[str, Any], dict[str, str]]] = [
 ]
 
 
-def _same(r: Any) -> tuple[int, dict[str, str], bytes]:
+def _same(r: httpx.Response) -> tuple[int, dict[str, str], bytes]:
     return r.status_code, dict(r.headers), r.content
 
 
 @pytest.mark.parametrize(("engine", "distribution", "query", "headers"), REQUESTS)
 def test_fast_and_declared_paths_answer_alike(client: TestClient, engine: str,
-                                              distribution: str, query: dict[str, Any],
+                                              distribution: str, query: Query,
                                               headers: dict[str, str]) -> None:
     """``allow_version_drift=false`` changes nothing but sends the request to the model."""
     url = f"/v1/streams/{engine}/{distribution}"
@@ -139,7 +141,7 @@ def test_fast_and_declared_paths_answer_alike(client: TestClient, engine: str,
     declared = client.get(url, params={**query, "allow_version_drift": "false"},
                           headers=headers)
     assert _same(fast) == _same(declared)
-    if fast.status_code == 200 and "count" in query and query["count"] < 70_000:
+    if fast.status_code == 200 and int(query.get("count", 0)) < 70_000:
         again = client.get(url, params=query, headers=headers)  # from the head cache
         assert _same(again) == _same(fast)
 
