@@ -15,34 +15,28 @@ import orjson
 from fastapi import FastAPI
 from fastapi.responses import Response
 
+from app.core.engines.numpy_legacy import seeded
+
 app = FastAPI()
+
+
+def _answer(rs: np.random.RandomState, seed: int, count: int, offset: int) -> Response:
+    if offset:
+        rs.random_sample(offset)
+    values = rs.random_sample(count)
+    body = orjson.dumps({"seed": seed, "offset": offset, "count": count, "values": values},
+                        option=orjson.OPT_SERIALIZE_NUMPY)
+    return Response(body, media_type="application/json")
 
 
 @app.get("/bare/uniform")
 async def uniform(seed: int, count: int, offset: int = 0) -> Response:
-    rs = np.random.RandomState(seed)
-    if offset:
-        rs.random_sample(offset)
-    values = rs.random_sample(count)
-    body = orjson.dumps({"seed": seed, "offset": offset, "count": count, "values": values},
-                        option=orjson.OPT_SERIALIZE_NUMPY)
-    return Response(body, media_type="application/json")
-
-
-class _NoEntropy(np.random.bit_generator.ISeedSequence):
-    def generate_state(self, n_words: int, dtype: object = np.uint32) -> np.ndarray:
-        return np.zeros(n_words, dtype=np.uint32)
+    return _answer(np.random.RandomState(seed), seed, count, offset)
 
 
 @app.get("/bare-fast/uniform")
 async def uniform_fast(seed: int, count: int, offset: int = 0) -> Response:
-    """The same, with the service's cheaper way to build ``RandomState(seed)`` (a bit
-    generator without OS entropy, then the legacy seeding): the framework's cost alone."""
-    rs = np.random.RandomState(np.random.MT19937(_NoEntropy()))  # type: ignore[arg-type]
-    rs.seed(seed)
-    if offset:
-        rs.random_sample(offset)
-    values = rs.random_sample(count)
-    body = orjson.dumps({"seed": seed, "offset": offset, "count": count, "values": values},
-                        option=orjson.OPT_SERIALIZE_NUMPY)
-    return Response(body, media_type="application/json")
+    """The same, with the service's cheaper way to build ``RandomState(seed)``
+    (``numpy_legacy.seeded``: a bit generator without OS entropy, then the legacy seeding):
+    the framework's cost alone."""
+    return _answer(seeded(seed), seed, count, offset)
