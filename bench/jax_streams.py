@@ -38,15 +38,7 @@ CASES: list[tuple[str, str, dict[str, Any]]] = [
 
 
 def _ours(dist: str, dtype: str, params: dict[str, Any], offset: int) -> object:
-    key = seed_key(1)
-    if dist == "bits":
-        return sampling.bits(key, offset, N, dtype)
-    if dist == "uniform":
-        return sampling.uniform(key, offset, N, dtype, **params)
-    if dist == "randint":
-        plan = sampling.randint_plan(params["minval"], params["maxval"], dtype, False)
-        return sampling.randint(key, offset, N, plan)
-    return sampling.normal(key, offset, N, dtype)
+    return sampling.sample(dist, seed_key(1), offset, N, dtype, params)
 
 
 def _local(dist: str, dtype: str, params: dict[str, Any]) -> Callable[[], object]:

@@ -5,11 +5,9 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
@@ -17,6 +15,7 @@ from hypothesis import HealthCheck, settings
 from app.config import get_settings
 from app.main import create_app
 from tests.support.databases import BACKENDS, database
+from tests.support.servers import wait_ready
 
 # Runs, cursors and audit rows of the tests go to a throw-away SQLite file, never the
 # default ./seed-authority.db (tests/api/test_runs.py also runs everything on PostgreSQL).
@@ -61,16 +60,7 @@ def live_server() -> Iterator[str]:
          "--port", str(port), "--log-level", "warning"], env=env)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 300  # importing torch takes minutes on a loaded box
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise RuntimeError("the service did not start")
-            time.sleep(0.2)
+        wait_ready(proc, f"{url}/healthz")
         yield url
     finally:
         proc.terminate()

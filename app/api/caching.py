@@ -12,12 +12,26 @@ CACHE_CONTROL = "public, max-age=31536000, immutable"
 ETAG_SCHEME = 1
 
 
+def etag_document(ident: dict[str, Any]) -> str:
+    """The canonical text an ETag hashes: the request's fields, the scheme and the versions
+    that make the bits, as ``json.dumps(..., sort_keys=True)``."""
+    return json.dumps({"scheme": ETAG_SCHEME, **ident, "versions": versions()}, sort_keys=True)
+
+
+def etag_of(document: str) -> str:
+    """The strong ETag of a canonical text (``etag_document``)."""
+    return f'"{hashlib.sha256(document.encode()).hexdigest()[:40]}"'
+
+
 def etag_for(ident: dict[str, Any]) -> str:
     """The same for the same request in any process of the same build: a hash of the
     request's canonical form and of the versions that make the bits."""
-    doc = {"scheme": ETAG_SCHEME, **ident, "versions": versions()}
-    digest = hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
-    return f'"{digest[:40]}"'
+    return etag_of(etag_document(ident))
+
+
+def versions_header() -> str:
+    """``X-Versions``: what made the bits."""
+    return "; ".join(f"{k}={v}" for k, v in versions().items())
 
 
 def matches(if_none_match: str | None, etag: str) -> bool:
@@ -32,5 +46,5 @@ def cache_headers(etag: str) -> dict[str, str]:
         "ETag": etag,
         "Cache-Control": CACHE_CONTROL,
         "Vary": "Accept",
-        "X-Versions": "; ".join(f"{k}={v}" for k, v in versions().items()),
+        "X-Versions": versions_header(),
     }

@@ -9,7 +9,6 @@ through ``json.dumps``, which prints integers beyond 64 bits exactly).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import threading
 from collections import OrderedDict
@@ -17,8 +16,8 @@ from collections.abc import Callable, Hashable
 from json.encoder import encode_basestring_ascii
 from typing import Any
 
-from app.api.caching import CACHE_CONTROL, ETAG_SCHEME, etag_for
-from app.api.formats import MEDIA_TYPES, Format
+from app.api.caching import CACHE_CONTROL, etag_document, etag_for, etag_of, versions_header
+from app.api.formats import Format
 from app.core.spec import Stream
 from app.core.versions import versions
 
@@ -44,17 +43,12 @@ _OFFSET, _COUNT, _NEXT, _FORMAT, _REFERENCE, _SEED, _KEY = (
 _json_string: Callable[[str], str] = encode_basestring_ascii  # json.dumps of a str, in C
 
 
-def versions_header() -> str:
-    return "; ".join(f"{k}={v}" for k, v in versions().items())
-
-
 class _Family:
     """What the streams of one engine, distribution, dtype and parameters (and run) share:
     their ETag and metadata printed once, with marks where a stream and a slice differ."""
 
     def __init__(self, stream: Stream, run: str | None) -> None:
-        ident = {
-            "scheme": ETAG_SCHEME,
+        ident: dict[str, Any] = {
             "engine": stream.engine.name,
             "distribution": stream.dist.name,
             "dtype": stream.dtype.name,
@@ -64,10 +58,9 @@ class _Family:
             "offset": _OFFSET,
             "count": _COUNT,
             "format": _FORMAT,
-            "versions": versions(),
         }
-        # caching.etag_for's text: json.dumps(doc, sort_keys=True); the marks are strings
-        self.etag = _template(json.dumps(ident, sort_keys=True), f'"{_COUNT}"', _FORMAT,
+        # caching.etag_document's text, cut where the marks (strings) stand
+        self.etag = _template(etag_document(ident), f'"{_COUNT}"', _FORMAT,
                               f'"{_OFFSET}"', f'"{_SEED}"', f'"{_KEY}"')
         meta: dict[str, Any] = {
             "engine": stream.engine.name,
@@ -131,8 +124,7 @@ class SliceHead:
     def etag(self, offset: int, count: int, fmt: Format) -> str:
         """``etag_for`` of the slice's canonical form (and of the run's name)."""
         p = self._etag
-        text = f"{p[0]}{count}{p[1]}{fmt.value}{p[2]}{offset}{p[3]}"
-        tag = f'"{hashlib.sha256(text.encode()).hexdigest()[:40]}"'
+        tag = etag_of(f"{p[0]}{count}{p[1]}{fmt.value}{p[2]}{offset}{p[3]}")
         return tag if self.run is None else etag_for({"slice": tag, "run": self.run})
 
     def headers(self, etag: str, offset: int, count: int,
@@ -155,10 +147,6 @@ class SliceHead:
         return b"".join((p[0], str(offset).encode(), p[1], str(count).encode(), p[2],
                          str(offset + count).encode(), p[3], reference.encode(), p[4], tail,
                          b',"values":'))
-
-
-def media_type(fmt: Format) -> bytes:
-    return MEDIA_TYPES[fmt].encode()
 
 
 class HeadCache:

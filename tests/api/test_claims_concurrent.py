@@ -24,6 +24,7 @@ from app.core.runs import Claim, DatabaseUnavailable
 from app.db.store import Database
 from tests.conftest import _free_port
 from tests.support.databases import PG_URL, postgres_schema
+from tests.support.servers import wait_ready
 from tests.support.tcp_proxy import Proxy
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,19 +53,6 @@ def start_server(db_url: str) -> tuple[subprocess.Popen[bytes], str]:
     return proc, f"http://127.0.0.1:{port}"
 
 
-def wait_ready(proc: subprocess.Popen[bytes], url: str) -> None:
-    deadline = time.monotonic() + 300  # a loaded machine takes a minute to import torch
-    while True:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline or proc.poll() is not None:
-            raise RuntimeError(f"the service at {url} did not start")
-        time.sleep(0.2)
-
-
 @pytest.fixture(scope="module")
 def two_servers() -> Iterator[list[str]]:
     """Two service processes on one PostgreSQL database (a fresh schema)."""
@@ -72,7 +60,7 @@ def two_servers() -> Iterator[list[str]]:
         servers = [start_server(db_url) for _ in range(2)]
         try:
             for proc, url in servers:
-                wait_ready(proc, url)
+                wait_ready(proc, f"{url}/healthz")
             yield [url for _, url in servers]
         finally:
             for proc, _ in servers:

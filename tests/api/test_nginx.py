@@ -29,6 +29,7 @@ from fastapi.testclient import TestClient
 
 from app.main import create_app
 from tests.conftest import _free_port
+from tests.support.servers import wait_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 CONF = ROOT / "deploy" / "nginx" / "nginx.conf"
@@ -83,19 +84,6 @@ def loopback_config(tmp: Path, listen: int, replicas: list[int]) -> Path:
     return path
 
 
-def _wait(url: str, proc: subprocess.Popen[bytes], what: str, log: Path) -> None:
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline or proc.poll() is not None:
-            raise RuntimeError(f"{what} did not start: {log.read_text()[-3000:]}")
-        time.sleep(0.2)
-
-
 @dataclass
 class Topology:
     url: str
@@ -121,7 +109,7 @@ def topology(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
             procs.append(proc)
             replicas.append((port, proc, log))
         for port, proc, log in replicas:
-            _wait(f"http://127.0.0.1:{port}/healthz", proc, "a replica", log)
+            wait_ready(proc, f"http://127.0.0.1:{port}/healthz", "a replica", 120, log)
         listen = _free_port()
         conf = loopback_config(tmp, listen, [p for p, _, _ in replicas])
         assert NGINX is not None
@@ -133,7 +121,7 @@ def topology(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
                 stdout=subprocess.DEVNULL, stderr=err)
         procs.append(nginx)
         url = f"http://127.0.0.1:{listen}"
-        _wait(f"{url}/nginx-healthz", nginx, "nginx", tmp / "error.log")
+        wait_ready(nginx, f"{url}/nginx-healthz", "nginx", 120, tmp / "error.log")
         yield Topology(url, replicas, tmp / "access.log")
     finally:
         for proc in procs:

@@ -94,14 +94,7 @@ def streams(draw: st.DrawFn) -> tuple[str, str, dict[str, Any], Key, Any, bool]:
 
 def ours(dist: str, dtype: str, params: dict[str, Any], key: Key, x64: bool, start: int,
          n: int) -> np.ndarray[Any, Any]:
-    if dist == "bits":
-        return sampling.bits(key, start, n, dtype)
-    if dist == "uniform":
-        return sampling.uniform(key, start, n, dtype, **params)
-    if dist == "randint":
-        plan = sampling.randint_plan(params["minval"], params["maxval"], dtype, x64)
-        return sampling.randint(key, start, n, plan)
-    return sampling.normal(key, start, n, dtype)
+    return sampling.sample(dist, key, start, n, dtype, params, x64)
 
 
 @settings(max_examples=max(150, DEEP))

@@ -21,7 +21,7 @@ from app.core.errors import InvalidParameter
 from app.core.params import parse_params
 from app.core.registry import ENGINES
 from app.core.streams import Limits, StreamService, resolve
-from tests.support.oracle import TORCH_METHODS, method_reference, same_bits
+from tests.support.oracle import TORCH_METHODS, method_reference, run_reference, same_bits
 from tests.support.strategies import METHOD_ENTRIES, declared, example_params, method_streams
 
 SHARED = StreamService()
@@ -58,12 +58,7 @@ def test_method_reference_code_reproduces_the_slice(s: Stream, offset: int,
                                                     count: int) -> None:
     engine, dist, dtype, seed, params = s
     stream = resolve(engine, dist, seed, dtype, params)
-    scope: dict[str, Any] = {}
-    exec(stream.reference(offset, offset + count), scope)
-    x = scope["x"]
-    if isinstance(x, torch.Tensor):
-        x = x.view(torch.int16).numpy().view(np.uint16) if x.dtype == torch.bfloat16 else x.numpy()
-    x = np.asarray(x, dtype=stream.dtype.storage)
+    x = run_reference(stream.reference(offset, offset + count), stream.dtype.storage)
     assert same_bits(x, _slice(StreamService(), s, offset, count))
 
 

@@ -15,7 +15,7 @@ from app.core.registry import ENGINES
 from app.core.spec import Number
 from app.core.streams import StreamService
 from tests.support.gpu_model import reference_runs_here
-from tests.support.oracle import reference, same_bits
+from tests.support.oracle import reference, run_reference, same_bits
 from tests.support.strategies import CORE_ENTRIES, streams
 
 SHARED = StreamService()
@@ -56,12 +56,7 @@ def test_reference_code_reproduces_the_slice(
     if engine == "torch-cuda" and not reference_runs_here(params):
         return  # the reference runs on a GPU of the profile: scripts/compare_cuda.py there
     stream = resolve(engine, dist, seed, dtype, params)
-    scope: dict[str, Any] = {}
-    exec(stream.reference(offset, offset + count), scope)
-    x = scope["x"]
-    if isinstance(x, torch.Tensor):
-        x = x.view(torch.int16).numpy().view(np.uint16) if x.dtype == torch.bfloat16 else x.numpy()
-    x = np.asarray(x, dtype=stream.dtype.storage)
+    x = run_reference(stream.reference(offset, offset + count), stream.dtype.storage)
     assert same_bits(x, _slice(StreamService(), s, offset, count))
 
 

@@ -139,3 +139,15 @@ def same_bits(a: Array, b: Array) -> bool:
     """Equal dtype, shape and bytes (so -0.0 != 0.0 and NaN payloads count)."""
     return (a.dtype == b.dtype and a.shape == b.shape
             and np.ascontiguousarray(a).tobytes() == np.ascontiguousarray(b).tobytes())
+
+
+def run_reference(code: str, storage: np.dtype[np.generic]) -> Array:
+    """``x`` as the reference code (a response's ``reference``) makes it, as an array of the
+    stream's storage dtype (bfloat16 tensors: their 16-bit patterns)."""
+    scope: dict[str, Any] = {}
+    exec(code, scope)
+    x = scope["x"]
+    if isinstance(x, torch.Tensor):
+        x = x.view(torch.int16).numpy().view(np.uint16) if x.dtype == torch.bfloat16 else x.numpy()
+    out: Array = np.asarray(x, dtype=storage)
+    return out

@@ -11,7 +11,7 @@ pinned JAX (``_uniform``, ``_randint``, ``_normal_real``).
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import metadata
@@ -247,3 +247,20 @@ def normal(key: Key, start: int, n: int, dtype: str) -> Array:
             padded[:len(part)] = part
             out[at:at + len(part)] = np.asarray(_erf_inv(dtype)(padded))[:len(part)]
     return out
+
+
+def sample(dist: str, key: Key, start: int, n: int, dtype: str,
+           params: Mapping[str, float | int], x64: bool = False) -> Array:
+    """``jax.random.<dist>(key, (N,), dtype, **params)[start:start + n]`` by JAX's name
+    (bits, uniform, randint, normal) and parameters (minval, maxval)."""
+    if dist == "bits":
+        return bits(key, start, n, dtype)
+    if dist == "uniform":
+        return uniform(key, start, n, dtype, float(params.get("minval", 0.0)),
+                       float(params.get("maxval", 1.0)))
+    if dist == "randint":
+        plan = randint_plan(int(params["minval"]), int(params["maxval"]), dtype, x64)
+        return randint(key, start, n, plan)
+    if dist == "normal":
+        return normal(key, start, n, dtype)
+    raise ValueError(f"jax.random has no stream named {dist!r} here")
