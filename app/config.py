@@ -31,6 +31,10 @@ class Settings(BaseSettings):
     checkpoint_interval_ms: float = Field(
         25.0, gt=0, description="A checkpoint is saved every this many ms of estimated "
                                 "generation, bounding the cost of offsets near generated ones.")
+    park_after_ms: float = Field(
+        0.05, ge=0, description="A slice keeps its generator for the next slice only when "
+                                "reaching its end again would take at least this long "
+                                "(estimated); 0 = always.")
 
     cuda: str = Field(
         "auto", pattern=r"^(auto|off|(cuda:)?[0-9]+)$",
@@ -51,6 +55,10 @@ class Settings(BaseSettings):
                             "(`make run` uses text).")
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         "info", description="Least severe level logged; requests are logged at info.")
+    gc_pace_requests: int = Field(
+        16, ge=0, description="Collect the young generation of Python objects every this many "
+                              "requests (and the middle one every tenth time), keeping "
+                              "each pause short; 0 = CPython's own schedule.")
     tracing: Literal["off", "otlp", "console"] = Field(
         "off", description="OpenTelemetry spans: off, otlp (OTEL_EXPORTER_OTLP_* variables) "
                            "or console; needs the `tracing` extra.")

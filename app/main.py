@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import gc
+from collections.abc import Callable
 
 from fastapi import Depends, FastAPI
 
 import app as package
 from app.api import docs, drift, errors, metrics, observability, security, tracing
 from app.api.admission import MemoryBudget
+from app.api.gc_pacing import GcPacer, tune_gc
 from app.api.routes import (
     calls,
     engines,
@@ -83,25 +84,13 @@ def _install_operations(application: FastAPI, settings: Settings) -> None:
     application.state.stats_sync = sync
     # One process: /metrics copies the statistics itself when scraped. Several: a scrape
     # reads every worker's files, so each worker copies its own after every request.
-    per_request = sync if metrics.MULTIPROCESS_DIR is not None else None
-    application.add_middleware(observability.RequestMiddleware, on_done=per_request)
+    after: list[Callable[[], None]] = [sync] if metrics.MULTIPROCESS_DIR is not None else []
+    if settings.gc_pace_requests:
+        after.append(GcPacer(settings.gc_pace_requests).tick)
+    application.add_middleware(observability.RequestMiddleware, on_done=after)
     application.include_router(metrics.router)
     docs.install(application)
     tracing.install(application, settings.tracing)
-
-
-def tune_gc() -> None:
-    """Keep the cycle collector from stalling requests (the p99 of small slices, issue 10).
-
-    What start-up made (torch, numpy, jax, the registry: ~250k objects) lives as long as the
-    process: frozen, out of the collector's sight, it no longer makes a full collection
-    take ~300 ms. What requests leave behind (parked generators in the checkpoint cache,
-    tens of thousands under churn) would still trigger a full collection each time it grows
-    by a quarter, tens of ms each; at most one per 1000 middle-generation collections (~7M
-    allocations) instead keeps those rare, while young cycles are collected as before."""
-    gc.freeze()
-    young, middle, _ = gc.get_threshold()
-    gc.set_threshold(young, middle, 1000)
 
 
 app = create_app()

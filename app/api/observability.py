@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable, MutableMapping, Sequence
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, Literal, TextIO
@@ -179,9 +179,10 @@ def _client(scope: Scope) -> str | None:
 
 
 class RequestMiddleware:
-    def __init__(self, app: ASGIApp, on_done: Callable[[], None] | None = None) -> None:
+    def __init__(self, app: ASGIApp, on_done: Sequence[Callable[[], None]] = ()) -> None:
         self.app = app
-        self.on_done = on_done
+        self.on_done = tuple(on_done)
+        """Called after each request's line is logged (metrics copies, ``GcPacer.tick``)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -246,8 +247,6 @@ class RequestMiddleware:
                     metrics.observe_values(str(engine), str(distribution), count or 0)
                 if state["elements"] is not None:
                     metrics.observe_init_elements(count or 0)
-            if self.on_done is not None:
-                self.on_done()
         except Exception:  # metrics must never fail a request
             error_log.exception("metrics update failed")
         fields: dict[str, Any] = {
@@ -275,6 +274,11 @@ class RequestMiddleware:
         level = (logging.ERROR if status >= 500 else logging.WARNING if status >= 400
                  else logging.INFO)
         log_access(level, f"{method} {route} {status}", fields)
+        for hook in self.on_done:
+            try:
+                hook()
+            except Exception:  # bookkeeping must never fail a request
+                error_log.exception("after-request hook failed")
 
 
 _RECORD_BASES: dict[tuple[int, int], dict[str, Any]] = {}

@@ -151,12 +151,18 @@ class SliceHead:
 
 class HeadCache:
     """Resolved streams and their heads, by the request fields that name them; least
-    recently used first out. Thread-safe."""
+    recently used first out. Thread-safe.
+
+    A head is kept from its stream's second request on: streams asked for once (a random
+    seed per request) would push out the heads in use and leave objects for the cycle
+    collector to trace. The first request only notes the key's hash (a dict of integers,
+    which the collector does not track)."""
 
     def __init__(self, size: int = 4096) -> None:
         self.size = size
         self._lock = threading.Lock()
         self._heads: OrderedDict[Hashable, SliceHead] = OrderedDict()
+        self._seen: dict[int, None] = {}
 
     def get(self, key: Hashable) -> SliceHead | None:
         with self._lock:
@@ -166,7 +172,13 @@ class HeadCache:
             return head
 
     def put(self, key: Hashable, head: SliceHead) -> None:
+        tag = hash(key)
         with self._lock:
+            if tag not in self._seen:
+                if len(self._seen) >= self.size:
+                    self._seen.clear()
+                self._seen[tag] = None
+                return
             self._heads[key] = head
             while len(self._heads) > self.size:
                 self._heads.popitem(last=False)

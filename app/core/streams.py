@@ -55,6 +55,10 @@ class Limits:
     checkpoint_interval_ms: float = 25.0
     """A checkpoint is saved every this many ms of estimated generation, so an offset near
     a generated one costs at most this much to reach."""
+    park_after_ms: float = 0.05
+    """A slice parks its generator for the next slice only when reaching its end again would
+    take at least this long (estimated): a parked generator holds memory and costs the
+    cycle collector ~18 objects to trace, more than regenerating a short prefix."""
 
 
 def device_params(engine: Engine, device: str,
@@ -190,13 +194,18 @@ class StreamService:
         the offset the cheapest way (``_position``'s choice) plus the elements. A request
         estimated cheap is served without leaving the event loop."""
         block = stream.dist.block
-        start = offset - offset % block
+        return self._reach_ns(stream, offset - offset % block) + (count + block) * \
+            stream.dist.cost_ns
+
+    def _reach_ns(self, stream: Stream, start: int) -> float:
+        """Estimated work of positioning a generator at ``start`` (a block start) the
+        cheapest way: from the nearest checkpoint, the seed, or by a jump."""
         position = self.cache.position_before(stream.key, start) or 0
         reach = (start - position) * stream.dist.cost_ns
         units = stream.units_per_element
         if units is not None:
             reach = min(reach, stream.engine.access.cost_ns(start * units))
-        return reach + (count + block) * stream.dist.cost_ns
+        return reach
 
     def state_at(self, stream: Stream, offset: int) -> tuple[JSONValue, int]:
         """A snapshot of the generator at the start of the block holding ``offset`` (the
@@ -281,8 +290,11 @@ class StreamService:
             arr = gen.draw(block)
             yield arr[max(offset - whole, 0):stop - whole]
             end += block
-        # Park the generator itself for the slice that starts where this one ended.
-        self.cache.put(stream.key, end, gen, stream.engine.state_nbytes, live=True)
+        # Park the generator itself for the slice that starts where this one ended, unless
+        # getting there again is cheap (many streams asked for once, as by a random seed
+        # per request, would otherwise fill the cache with generators nobody takes).
+        if self._reach_ns(stream, end) >= self.limits.park_after_ms * 1e6:
+            self.cache.put(stream.key, end, gen, stream.engine.state_nbytes, live=True)
 
     def _too_far(self, stream: Stream, offset: int, walk: int, from_checkpoint: bool) -> Exception:
         origin = "the nearest checkpoint" if from_checkpoint else "the seed"

@@ -182,7 +182,9 @@ def test_text_log_format(capsys: pytest.CaptureFixture[str]) -> None:
 # Metrics
 
 
-def test_metrics_count_requests_values_inits_and_cache(client: TestClient) -> None:
+def test_metrics_count_requests_values_inits_and_cache() -> None:
+    # every slice parks its generator (these are cheap to reach again, which would not)
+    client = TestClient(create_app(Settings(park_after_ms=0)))
     url = STREAM.format("numpy-philox", "normal")
     before = scrape(client)
     for i in range(3):
@@ -226,7 +228,7 @@ def test_metrics_count_requests_values_inits_and_cache(client: TestClient) -> No
 
 
 def test_cache_evictions_are_counted() -> None:
-    client = TestClient(create_app(Settings(cache_bytes=4096)))
+    client = TestClient(create_app(Settings(cache_bytes=4096, park_after_ms=0)))
     before = scrape(client)
     for seed in range(12):
         client.get(STREAM.format("numpy-legacy", "normal"), params={"seed": seed, "count": 5})

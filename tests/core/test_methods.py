@@ -24,10 +24,12 @@ from app.core.streams import Limits, StreamService, resolve
 from tests.support.oracle import TORCH_METHODS, method_reference, run_reference, same_bits
 from tests.support.strategies import METHOD_ENTRIES, declared, example_params, method_streams
 
-SHARED = StreamService()
-TINY = StreamService(Limits(chunk_bytes=64, checkpoint_interval_ms=0.0005, cache_bytes=20_000))
-"""Forces every path: chunks of a few elements, a checkpoint every few elements, a cache
-that evicts all the time."""
+SHARED = StreamService(Limits(park_after_ms=0))
+"""Every slice parks its generator: consecutive slices resume from it."""
+TINY = StreamService(Limits(chunk_bytes=64, checkpoint_interval_ms=0.0005, cache_bytes=20_000,
+                            park_after_ms=0))
+"""Forces every path: chunks of a few elements, a checkpoint every few elements, every
+generator parked, a cache that evicts all the time."""
 Stream = tuple[str, str, str, int, dict[str, Any]]
 
 

@@ -13,12 +13,13 @@ from hypothesis import strategies as st
 
 from app.core.registry import ENGINES
 from app.core.spec import Number
-from app.core.streams import StreamService
+from app.core.streams import Limits, StreamService
 from tests.support.gpu_model import reference_runs_here
 from tests.support.oracle import reference, run_reference, same_bits
 from tests.support.strategies import CORE_ENTRIES, streams
 
-SHARED = StreamService()
+SHARED = StreamService(Limits(park_after_ms=0))
+"""Every slice parks its generator (by default only those far from a checkpoint do)."""
 
 
 def _slice(svc: StreamService, s: tuple[str, str, str, int, dict[str, Number]], offset: int,
