@@ -92,6 +92,8 @@ def main() -> None:  # noqa: PLR0915 (one benchmark, its cases side by side)
     ap.add_argument("--repeats", type=int, default=15)
     ap.add_argument("--count", type=int, default=1_000_000)
     ap.add_argument("--chunk-bytes", type=int, help="SEED_AUTHORITY_CHUNK_BYTES of the server")
+    ap.add_argument("--binary-only", action="store_true",
+                    help="local and the raw/npy cases only (no JSON): quicker A/B runs")
     args = ap.parse_args()
     n = args.count
     env = {"SEED_AUTHORITY_CHUNK_BYTES": str(args.chunk_bytes)} if args.chunk_bytes else {}
@@ -172,6 +174,8 @@ def main() -> None:  # noqa: PLR0915 (one benchmark, its cases side by side)
             "json_array": lambda s: fetch("json", s, as_array=True),
             "naive": naive_json,
         }
+        if args.binary_only:
+            cases = {k: v for k, v in cases.items() if not k.startswith(("json", "naive"))}
         times: dict[str, list[float]] = {k: [] for k in cases}
         for i in range(args.repeats):
             seed = 1000 + i
@@ -203,9 +207,13 @@ def report(times: dict[str, list[float]], n: int, repeats: int, chunk_bytes: int
             ("json", "http json + orjson.loads", None),
             ("json_array", "http json + orjson.loads + np.array", None))
     for key, label, target in rows:
+        if key not in times:
+            continue
         r = ratio(key, "local")
         print(f"  {label:<36}: {med[key] * 1e3:8.2f} ms {r:6.2f}x "
               f"{goal(r, target) if target else ''}")
+    if "json" not in times:
+        return
     floor = ratio("json", "json_floor")
     print(f"  json over HTTP / its floor (local + orjson.dumps + orjson.loads, no HTTP): "
           f"{floor:.2f}x {goal(floor, 1.2)}")

@@ -5,6 +5,10 @@ generates as it is iterated): a thread of its own pool pulls piece k+1 while pie
 sent, at most ``depth`` pieces ahead, so memory stays bounded whatever the body's size. The
 pieces go to the socket as they are (memoryviews of the generator's arrays, uncopied).
 
+``PrefetchedResponse`` sends such a body: it starts the producer before it sends the headers
+(the first piece is made while they go out) and watches for the client going away with one
+plain task instead of a task group (issue 10: ~0.1 ms less before the first byte).
+
 If the consumer stops early (the client went away), the producer is told to stop and the
 source iterator is closed in its thread.
 """
@@ -13,8 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, Iterator
 from concurrent.futures import ThreadPoolExecutor
+
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 Piece = bytes | memoryview
 
@@ -31,8 +38,16 @@ class Prefetched:
         self._pieces, self._depth, self._executor = pieces, depth, executor
         self._room = threading.Semaphore(depth)
         self._stop = threading.Event()
+        self._ready: asyncio.Queue[Piece | BaseException | object] | None = None
 
-    def __aiter__(self) -> AsyncIterator[Piece]:
+    def start(self) -> None:
+        """Start the producer now (else the first iteration does); call on the event loop."""
+        if self._ready is None:
+            self._ready = asyncio.Queue()
+            asyncio.get_running_loop().run_in_executor(
+                self._executor, self._produce, asyncio.get_running_loop(), self._ready)
+
+    def __aiter__(self) -> AsyncGenerator[Piece, None]:
         return self._consume()
 
     def _produce(self, loop: asyncio.AbstractEventLoop,
@@ -57,10 +72,10 @@ class Prefetched:
             if close is not None:
                 close()
 
-    async def _consume(self) -> AsyncIterator[Piece]:
-        loop = asyncio.get_running_loop()
-        ready: asyncio.Queue[Piece | BaseException | object] = asyncio.Queue()
-        loop.run_in_executor(self._executor, self._produce, loop, ready)
+    async def _consume(self) -> AsyncGenerator[Piece, None]:
+        self.start()
+        ready = self._ready
+        assert ready is not None
         try:
             while True:
                 item = await ready.get()
@@ -72,5 +87,43 @@ class Prefetched:
                 yield item
                 self._room.release()  # sent: room for one more
         finally:
-            self._stop.set()
-            self._room.release()  # a producer waiting for room sees the stop
+            self.stop()
+
+    def stop(self) -> None:
+        """Tell the producer to stop (it closes the source in its thread)."""
+        self._stop.set()
+        self._room.release()  # a producer waiting for room sees the stop
+
+
+class PrefetchedResponse(Response):
+    """A 200 whose body ``Prefetched`` makes; ``headers`` in wire form, without the content
+    type (``media_type`` gives it)."""
+
+    def __init__(self, body: Prefetched, media_type: str,
+                 headers: list[tuple[bytes, bytes]]) -> None:
+        self.status_code, self.media_type, self.background = 200, media_type, None
+        self.body_iterator = body
+        self.raw_headers = [*headers, (b"content-type", media_type.encode("latin-1"))]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        body = self.body_iterator
+        body.start()
+        pieces = body.__aiter__()
+        gone = asyncio.ensure_future(_disconnected(receive))
+        try:
+            await send({"type": "http.response.start", "status": self.status_code,
+                        "headers": self.raw_headers})
+            async for piece in pieces:
+                if gone.done():  # the client went away: stop making what nobody reads
+                    return
+                await send({"type": "http.response.body", "body": piece, "more_body": True})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        finally:
+            gone.cancel()
+            body.stop()
+            await pieces.aclose()
+
+
+async def _disconnected(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass

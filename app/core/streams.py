@@ -193,13 +193,12 @@ class StreamService:
         """Estimated work of ``open_slice(stream, offset, count)`` and drawing it: reaching
         the offset the cheapest way (``_position``'s choice) plus the elements. A request
         estimated cheap is served without leaving the event loop."""
-        block = stream.dist.block
-        return self._reach_ns(stream, offset - offset % block) + (count + block) * \
-            stream.dist.cost_ns
+        return self.reach_ns(stream, offset) + (count + stream.dist.block) * stream.dist.cost_ns
 
-    def _reach_ns(self, stream: Stream, start: int) -> float:
-        """Estimated work of positioning a generator at ``start`` (a block start) the
+    def reach_ns(self, stream: Stream, offset: int) -> float:
+        """Estimated work of positioning a generator at the block holding ``offset`` the
         cheapest way: from the nearest checkpoint, the seed, or by a jump."""
+        start = offset - offset % stream.dist.block
         position = self.cache.position_before(stream.key, start) or 0
         reach = (start - position) * stream.dist.cost_ns
         units = stream.units_per_element
@@ -293,7 +292,7 @@ class StreamService:
         # Park the generator itself for the slice that starts where this one ended, unless
         # getting there again is cheap (many streams asked for once, as by a random seed
         # per request, would otherwise fill the cache with generators nobody takes).
-        if self._reach_ns(stream, end) >= self.limits.park_after_ms * 1e6:
+        if self.reach_ns(stream, end) >= self.limits.park_after_ms * 1e6:
             self.cache.put(stream.key, end, gen, stream.engine.state_nbytes, live=True)
 
     def _too_far(self, stream: Stream, offset: int, walk: int, from_checkpoint: bool) -> Exception:

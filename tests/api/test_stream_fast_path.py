@@ -4,10 +4,11 @@ same OpenAPI, and the pieces it is built from (query parser, slice heads, produc
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from pydantic import ValidationError
 from app.api import stream_query
 from app.api.caching import etag_for
 from app.api.formats import Format
-from app.api.prefetch import Prefetched
+from app.api.prefetch import Prefetched, PrefetchedResponse
 from app.api.routes import streams as route
 from app.api.slice_meta import SliceHead
 from app.api.strict import APP_CHECKS
@@ -233,6 +234,20 @@ def test_small_slices_stay_on_the_event_loop(client: TestClient,
                      params={"seed": 1, "offset": 10**12, "count": 16})  # a jump: a thread's
     assert far.status_code == 200
     assert len(hops) == 1
+    # streamed (over one chunk): positioned on the loop when that is cheap, the values made
+    # by the producer thread; positioned in a thread when it needs a jump
+    big = {"seed": 1, "count": 300_000, "format": "raw"}
+    assert client.get("/v1/streams/numpy-legacy/uniform", params=big).status_code == 200
+    assert len(hops) == 1
+    r = client.get("/v1/streams/numpy-legacy/uniform",
+                   params={**big, "seed": 2, "offset": 10**12})
+    assert r.status_code == 200
+    assert len(hops) == 2
+    # the streamed tail equals the same values asked for alone (a jump's slices are checked
+    # against numpy's own generator in tests/core/test_jump.py)
+    assert np.array_equal(np.frombuffer(r.content, "<f8")[-3:], client.get(
+        "/v1/streams/numpy-legacy/uniform", params={
+            "seed": 2, "offset": 10**12 + 300_000 - 3, "count": 3}).json()["values"])
 
 
 def test_a_large_slice_is_streamed_exactly_from_the_producer() -> None:
@@ -270,7 +285,7 @@ def test_the_producer_stays_at_most_depth_ahead_and_stops_when_the_reader_does()
             out.append(await body.__anext__())
             await asyncio.sleep(0.05)
             assert len(made) <= len(out) + 2
-        await body.aclose()  # type: ignore[attr-defined]
+        await body.aclose()
         return out
 
     assert asyncio.run(read(5)) == [bytes([i]) for i in range(5)]
@@ -289,6 +304,75 @@ def test_the_producers_errors_reach_the_reader() -> None:
 
     with pytest.raises(RuntimeError, match="boom"):
         asyncio.run(read())
+
+
+def _source(n: int, made: list[int], closed: threading.Event) -> Iterator[bytes]:
+    try:
+        for i in range(n):
+            made.append(i)
+            yield bytes([i])
+    finally:
+        closed.set()
+
+
+def test_the_prefetched_response_sends_headers_then_every_piece() -> None:
+    made: list[int] = []
+    closed = threading.Event()
+    sent: list[dict[str, Any]] = []
+
+    async def serve() -> None:
+        async def receive() -> dict[str, Any]:
+            await asyncio.sleep(3600)  # the client stays
+            return {}
+
+        async def send(message: MutableMapping[str, Any]) -> None:
+            sent.append(dict(message))
+
+        response = PrefetchedResponse(Prefetched(_source(5, made, closed)), "x/y",
+                                      [(b"x-a", b"1")])
+        await response({"type": "http"}, receive, send)
+
+    asyncio.run(serve())
+    assert sent[0] == {"type": "http.response.start", "status": 200,
+                       "headers": [(b"x-a", b"1"), (b"content-type", b"x/y")]}
+    assert [m["body"] for m in sent[1:]] == [bytes([i]) for i in range(5)] + [b""]
+    assert [m["more_body"] for m in sent[1:]] == [True] * 5 + [False]
+    assert closed.wait(5)
+
+
+@pytest.mark.parametrize("when", ["at_start", "mid_body", "disconnect"])
+def test_the_prefetched_response_stops_the_producer_when_the_client_goes(when: str) -> None:
+    made: list[int] = []
+    closed = threading.Event()
+    async def serve() -> int:
+        left = asyncio.Event()
+        bodies = 0
+
+        async def receive() -> dict[str, Any]:
+            await left.wait()
+            return {"type": "http.disconnect"}
+
+        async def send(message: MutableMapping[str, Any]) -> None:
+            nonlocal bodies
+            if message["type"] == "http.response.start" and when == "at_start":
+                raise OSError("connection reset")
+            if message["type"] == "http.response.body":
+                bodies += 1
+                if bodies == 3:
+                    if when == "mid_body":
+                        raise OSError("connection reset")
+                    left.set()
+                    await asyncio.sleep(0.01)  # the disconnect is noticed
+
+        response = PrefetchedResponse(Prefetched(_source(10_000, made, closed)), "x/y", [])
+        with contextlib.suppress(OSError):
+            await response({"type": "http"}, receive, send)
+        return bodies
+
+    bodies = asyncio.run(serve())
+    assert closed.wait(5)  # the source was closed in the producer's thread
+    time.sleep(0.05)
+    assert len(made) <= bodies + 3 < 10_000
 
 
 @settings(max_examples=100)

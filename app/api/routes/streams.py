@@ -14,7 +14,7 @@ from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Request
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import Response
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
@@ -29,7 +29,7 @@ from app.api.formats import (
     encode,
     negotiate,
 )
-from app.api.prefetch import Prefetched
+from app.api.prefetch import Prefetched, PrefetchedResponse
 from app.api.runs_deps import audit, stream_for
 from app.api.slice_meta import HeadCache, RawHeaders, SliceHead
 from app.api.strict import APP_CHECKS
@@ -46,7 +46,9 @@ from app.schemas import (
 
 INLINE_NS = 200_000
 """Slices estimated to take at most this long (and at most INLINE_BYTES) are made on the
-event loop: cheaper than a trip to a worker thread and back."""
+event loop: cheaper than a trip to a worker thread and back. A streamed slice (larger than a
+chunk) is answered on the event loop when positioning its generator is estimated this cheap:
+its values are made by the producer thread as they are sent."""
 INLINE_BYTES = 64 << 10
 
 _BINARY = {"schema": {"type": "string", "format": "binary"}}
@@ -126,9 +128,7 @@ def respond(service: StreamService, head: SliceHead, offset: int, count: int,
     length = body_length(fmt, stream.dtype, count)
     if length is not None:
         headers.append((b"content-length", str(length).encode()))
-    response = StreamingResponse(Prefetched(body), media_type=media_type)
-    response.raw_headers += headers
-    return response
+    return PrefetchedResponse(Prefetched(body), media_type, headers)
 
 
 class SliceRoute(APIRoute):
@@ -165,11 +165,15 @@ class SliceRoute(APIRoute):
             headers = request.headers
             args = (service, head, query.offset, query.count, query.format,
                     headers.get("accept"), headers.get("if-none-match"))
-            if (query.count * head.stream.dtype.itemsize <= INLINE_BYTES
-                    and query.count <= service.limits.max_count
-                    and service.estimate_ns(head.stream, query.offset, query.count)
-                    <= INLINE_NS):
-                return respond(*args)
+            if query.count <= service.limits.max_count:
+                nbytes = query.count * head.stream.dtype.itemsize
+                if nbytes > service.limits.chunk_bytes:  # streamed: only positioning is here
+                    cheap = service.reach_ns(head.stream, query.offset) <= INLINE_NS
+                else:
+                    cheap = nbytes <= INLINE_BYTES and service.estimate_ns(
+                        head.stream, query.offset, query.count) <= INLINE_NS
+                if cheap:
+                    return respond(*args)
             return await run_in_threadpool(respond, *args)
 
         return handler
