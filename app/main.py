@@ -45,9 +45,12 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     settings = settings or get_settings()
     if runtime is None:
         runtime = Runtime(gpu.detect(settings.cuda))
+    # FastAPI's native OpenTelemetry stays off: SEED_AUTHORITY_TRACING is the one switch
+    # (app/api/tracing.py), so spans are never doubled and requests skip its checks.
     application = FastAPI(title="Seed Authority", version=package.__version__,
                           description=DESCRIPTION, docs_url=None, redoc_url=None,
-                          dependencies=[Depends(check) for check in APP_CHECKS])
+                          dependencies=[Depends(check) for check in APP_CHECKS],
+                          telemetry={"tracing": False, "metrics": False, "logs": False})
     application.state.settings = settings
     application.state.memory_budget = MemoryBudget(
         settings.memory_budget, settings.queue_timeout_s, settings.queue_max)
