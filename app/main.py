@@ -86,8 +86,10 @@ def _install_operations(application: FastAPI, settings: Settings) -> None:
     sync = metrics.StatsSync(service.cache, getattr(application.state, "memory_budget", None))
     application.state.stats_sync = sync
     # One process: /metrics copies the statistics itself when scraped. Several: a scrape
-    # reads every worker's files, so each worker copies its own after every request.
-    after: list[Callable[[], None]] = [sync] if metrics.MULTIPROCESS_DIR is not None else []
+    # reads every worker's files, so each worker copies its own after requests (at most
+    # twice a second, the last change always).
+    after: list[Callable[[], None]] = (
+        [metrics.Throttled(sync)] if metrics.MULTIPROCESS_DIR is not None else [])
     if settings.gc_pace_requests:
         after.append(GcPacer(settings.gc_pace_requests).tick)
     application.add_middleware(observability.RequestMiddleware, on_done=after)

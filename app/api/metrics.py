@@ -3,7 +3,8 @@
 Counters and histograms are updated by the request middleware (app/api/observability.py) from
 what every response carries: the route template, the status, ``X-Count`` (stream elements) and
 ``X-Elements`` (init elements). The checkpoint cache and the admission control keep their own
-statistics; they are copied into gauges and counters after every request and at every scrape.
+statistics; they are copied into gauges and counters at every scrape, and with several workers
+also after requests (at most twice a second per worker, ``Throttled``).
 
 With several worker processes (``WEB_CONCURRENCY`` > 1, uvicorn's ``--workers``) the client runs
 in multiprocess mode: every worker writes its values to files in ``PROMETHEUS_MULTIPROC_DIR``
@@ -13,8 +14,12 @@ of one uvicorn share ``<tmp>/seed-authority-metrics-<supervisor pid>``.
 
 from __future__ import annotations
 
+import asyncio
+import math
 import os
 import tempfile
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -167,6 +172,41 @@ class StatsSync:
             budget: _Budget = self.budget.stats()
             ADMISSION_BYTES.set(budget.reserved)
             ADMISSION_QUEUE.set(budget.waiting)
+
+
+class Throttled:
+    """``fn`` at most once per ``interval`` seconds, and once more ``interval`` after a
+    skipped call, so the last change is copied too (within ``interval``). Called on the
+    event loop (the request middleware); without a running loop, ``fn`` runs at once.
+
+    With several workers, each copies its cache statistics after requests (a scrape is
+    answered by one worker, from every worker's files): ~7 us a request when done after
+    every one, 2% of a small slice (issue 10)."""
+
+    def __init__(self, fn: Callable[[], None], interval: float = 0.5) -> None:
+        self.fn, self.interval = fn, interval
+        self._last = -math.inf
+        self._pending: asyncio.TimerHandle | None = None
+
+    def __call__(self) -> None:
+        now = time.monotonic()
+        if now - self._last >= self.interval:
+            self._fire()
+            return
+        if self._pending is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                self._fire()
+                return
+            self._pending = loop.call_later(self.interval - (now - self._last), self._fire)
+
+    def _fire(self) -> None:
+        if self._pending is not None:
+            self._pending.cancel()
+            self._pending = None
+        self._last = time.monotonic()
+        self.fn()
 
 
 def exposition() -> bytes:

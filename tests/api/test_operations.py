@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -414,3 +415,24 @@ def test_tracing_without_the_extra_is_a_clear_startup_error(
     monkeypatch.setitem(sys.modules, "opentelemetry.instrumentation.fastapi", None)
     with pytest.raises(RuntimeError, match=r"pip install 'seed-authority\[tracing\]'"):
         tracing.install(create_app(), "otlp")
+
+
+def test_throttled_copies_at_most_once_per_interval_and_the_last_change_too() -> None:
+    calls: list[float] = []
+
+    async def burst() -> None:
+        copy = metrics.Throttled(lambda: calls.append(time.monotonic()), interval=0.05)
+        for _ in range(100):
+            copy()
+        assert len(calls) == 1  # the first at once, the rest skipped...
+        await asyncio.sleep(0.12)
+        assert len(calls) == 2  # ...but one more copy follows them
+        copy()
+        assert len(calls) == 3  # a call after a quiet interval copies at once
+
+    asyncio.run(burst())
+    assert calls[1] - calls[0] >= 0.04
+    outside = metrics.Throttled(lambda: calls.append(0.0), interval=60)
+    outside()
+    outside()  # no event loop to delay it on: copied at once
+    assert calls[-2:] == [0.0, 0.0]
