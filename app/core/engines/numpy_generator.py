@@ -46,6 +46,10 @@ SMALL_INTS = {d: SMALL_INT_BUFFER.format(lib="Generator.integers")
 def _uniform(rng: Gen, p: Params, dt: DType, n: int) -> Array:
     if dt.name == "float32":
         return rng.random(n, dtype=np.float32)
+    if p["low"] == 0.0 and p["high"] == 1.0:
+        # 0.0 + 1.0 * x is x, bit for bit, from the same draws: Generator.random skips the
+        # arithmetic (~1.4x faster; tests/core/test_uniform_identity.py)
+        return rng.random(n)
     return rng.uniform(p["low"], p["high"], n)
 
 
