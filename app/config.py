@@ -32,7 +32,7 @@ class Settings(BaseSettings):
         25.0, gt=0, description="A checkpoint is saved every this many ms of estimated "
                                 "generation, bounding the cost of offsets near generated ones.")
     park_after_ms: float = Field(
-        0.05, ge=0, description="A slice keeps its generator for the next slice only when "
+        0.02, ge=0, description="A slice keeps its generator for the next slice only when "
                                 "reaching its end again would take at least this long "
                                 "(estimated); 0 = always.")
 

@@ -55,7 +55,7 @@ class Limits:
     checkpoint_interval_ms: float = 25.0
     """A checkpoint is saved every this many ms of estimated generation, so an offset near
     a generated one costs at most this much to reach."""
-    park_after_ms: float = 0.05
+    park_after_ms: float = 0.02
     """A slice parks its generator for the next slice only when reaching its end again would
     take at least this long (estimated): a parked generator holds memory and costs the
     cycle collector ~18 objects to trace, more than regenerating a short prefix."""
