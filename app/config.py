@@ -31,6 +31,10 @@ class Settings(BaseSettings):
     checkpoint_interval_ms: float = Field(
         25.0, gt=0, description="A checkpoint is saved every this many ms of estimated "
                                 "generation, bounding the cost of offsets near generated ones.")
+    seek: Literal["auto", "always", "never"] = Field(
+        "auto", description="How a generator reaches an offset on an engine that can seek: "
+                            "auto (the cheaper of a seek and the nearest checkpoint), or "
+                            "always / never (diagnostics: force one path).")
     park_after_ms: float = Field(
         0.02, ge=0, description="A slice keeps its generator for the next slice only when "
                                 "reaching its end again would take at least this long "

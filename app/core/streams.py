@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -55,6 +56,11 @@ class Limits:
     checkpoint_interval_ms: float = 25.0
     """A checkpoint is saved every this many ms of estimated generation, so an offset near
     a generated one costs at most this much to reach."""
+    seek: Literal["auto", "always", "never"] = "auto"
+    """How a generator reaches an offset on an engine that can seek there (a jump, the bit
+    generator's advance, counter arithmetic): ``auto``, the cheaper (estimated) of a seek and
+    regenerating from the nearest checkpoint; ``always`` / ``never`` force one way (the
+    exactness properties run under both; a diagnostic when one path is suspect)."""
     park_after_ms: float = 0.02
     """A slice parks its generator for the next slice only when reaching its end again would
     take at least this long (estimated): a parked generator holds memory and costs the
@@ -202,8 +208,9 @@ class StreamService:
         position = self.cache.position_before(stream.key, start) or 0
         reach = (start - position) * stream.dist.cost_ns
         units = stream.units_per_element
-        if units is not None:
-            reach = min(reach, stream.engine.access.cost_ns(start * units))
+        if units is not None and self.limits.seek != "never":
+            seek_ns = stream.engine.access.cost_ns(start * units)
+            reach = seek_ns if self.limits.seek == "always" else min(reach, seek_ns)
         return reach
 
     def state_at(self, stream: Stream, offset: int) -> tuple[JSONValue, int]:
@@ -226,7 +233,9 @@ class StreamService:
         walk_ns = (start - position) * stream.dist.cost_ns
         units = stream.units_per_element
         every = self._interval(stream)
-        if units is not None and walk_ns > stream.engine.access.cost_ns(start * units):
+        mode = self.limits.seek
+        if units is not None and (mode == "always" or mode == "auto" and walk_ns >
+                                  stream.engine.access.cost_ns(start * units)):
             self._unpark(stream, found)
             began = time.perf_counter()
             gen = stream.seek(start * units)

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.core.dtypes import DTYPES
-from app.core.errors import InvalidParameter
+from app.core.errors import InvalidParameter, LimitExceeded
 from app.core.jump.mt19937 import jump
 from app.core.jump.polynomial import DEGREE, PHI_LOW_TERMS
 from app.core.registry import ENGINES
@@ -256,3 +256,25 @@ def test_concurrent_requests_share_checkpoints_and_agree() -> None:
     with ThreadPoolExecutor(8) as pool:
         assert all(pool.map(run, jobs))
     assert svc.cache.stats().hits > 0
+
+
+def test_the_seek_setting_forces_each_path() -> None:
+    """``Limits.seek``: always a seek, never one, or the cheaper (the exactness properties
+    run under the first two: tests/support/services.py)."""
+    expected = reference("numpy-legacy", "normal", 5, 120, "float64", {"loc": 0.0, "scale": 1.0})
+    jumped: list[str] = []
+    for mode in ("always", "never", "auto"):
+        svc = StreamService(Limits(seek=mode))
+        svc.on_jump = lambda engine, seconds, m=mode: jumped.append(m)
+        got = svc.slice("numpy-legacy", "uniform", 5, 100, 20)
+        assert same_bits(got, reference("numpy-legacy", "uniform", 5, 120, "float64",
+                                        {"low": 0.0, "high": 1.0})[100:])
+        assert same_bits(svc.slice("numpy-legacy", "normal", 5, 100, 20), expected[100:])
+        if mode == "never":
+            with pytest.raises(LimitExceeded, match="offset"):
+                svc.slice("numpy-legacy", "uniform", 5, 10**12, 3)
+        else:
+            svc.slice("numpy-legacy", "uniform", 6, 10**12, 3)
+    # always: uniform at 100 and at 10**12; auto: only at 10**12; never: none; legacy
+    # normal (variable draws per element) is never sought
+    assert jumped == ["always", "always", "auto"]

@@ -22,14 +22,9 @@ from app.core.params import parse_params
 from app.core.registry import ENGINES
 from app.core.streams import Limits, StreamService, resolve
 from tests.support.oracle import TORCH_METHODS, method_reference, run_reference, same_bits
+from tests.support.services import NAMES, path_service
 from tests.support.strategies import METHOD_ENTRIES, declared, example_params, method_streams
 
-SHARED = StreamService(Limits(park_after_ms=0))
-"""Every slice parks its generator: consecutive slices resume from it."""
-TINY = StreamService(Limits(chunk_bytes=64, checkpoint_interval_ms=0.0005, cache_bytes=20_000,
-                            park_after_ms=0))
-"""Forces every path: chunks of a few elements, a checkpoint every few elements, every
-generator parked, a cache that evicts all the time."""
 Stream = tuple[str, str, str, int, dict[str, Any]]
 
 
@@ -40,13 +35,13 @@ def _slice(svc: StreamService, s: Stream, offset: int, count: int) -> np.ndarray
 
 @given(method_streams(), st.integers(0, 2000),
        st.lists(st.integers(0, 300), min_size=1, max_size=4),
-       st.sampled_from(["shared", "fresh", "tiny"]))
+       st.sampled_from(NAMES))
 def test_method_slices_equal_one_library_call(s: Stream, offset: int, parts: list[int],
                                               service: str) -> None:
     """Slices at any offset, in any partition, concatenate to one call of the library."""
     engine, dist, dtype, seed, params = s
     expected = method_reference(engine, dist, seed, offset + sum(parts), dtype, params)[offset:]
-    svc = {"shared": SHARED, "fresh": StreamService(), "tiny": TINY}[service]
+    svc = path_service(service)
     pieces, pos = [], offset
     for n in parts:
         pieces.append(_slice(svc, s, pos, n))

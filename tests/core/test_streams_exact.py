@@ -13,13 +13,11 @@ from hypothesis import strategies as st
 
 from app.core.registry import ENGINES
 from app.core.spec import Number
-from app.core.streams import Limits, StreamService
+from app.core.streams import StreamService
 from tests.support.gpu_model import reference_runs_here
 from tests.support.oracle import reference, run_reference, same_bits
+from tests.support.services import NAMES, path_service
 from tests.support.strategies import CORE_ENTRIES, streams
-
-SHARED = StreamService(Limits(park_after_ms=0))
-"""Every slice parks its generator (by default only those far from a checkpoint do)."""
 
 
 def _slice(svc: StreamService, s: tuple[str, str, str, int, dict[str, Number]], offset: int,
@@ -29,15 +27,15 @@ def _slice(svc: StreamService, s: tuple[str, str, str, int, dict[str, Number]], 
 
 
 @given(streams(), st.integers(0, 3000), st.lists(st.integers(0, 400), min_size=1, max_size=5),
-       st.booleans())
+       st.sampled_from(NAMES))
 def test_partitioned_slices_equal_one_library_call(
         s: tuple[str, str, str, int, dict[str, Number]], offset: int, parts: list[int],
-        shared: bool) -> None:
+        path: str) -> None:
     """slice(a, m) ++ slice(a+m, n) == slice(a, m+n) == reference(a+m+n)[a:], bit for bit."""
     engine, dist, dtype, seed, params = s
     total = sum(parts)
     expected = reference(engine, dist, seed, offset + total, dtype, params, start=offset)
-    svc = SHARED if shared else StreamService()
+    svc = path_service(path)
     pieces, pos = [], offset
     for n in parts:
         pieces.append(_slice(svc, s, pos, n))
