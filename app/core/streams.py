@@ -233,9 +233,7 @@ class StreamService:
         walk_ns = (start - position) * stream.dist.cost_ns
         units = stream.units_per_element
         every = self._interval(stream)
-        mode = self.limits.seek
-        if units is not None and (mode == "always" or mode == "auto" and walk_ns >
-                                  stream.engine.access.cost_ns(start * units)):
+        if units is not None and self._seeks(stream, start * units, walk_ns):
             self._unpark(stream, found)
             began = time.perf_counter()
             gen = stream.seek(start * units)
@@ -257,6 +255,12 @@ class StreamService:
             if start % every and walk_ns >= SAVE_AFTER_NS:
                 self._save(stream, start, gen)
         return gen, start, every
+
+    def _seeks(self, stream: Stream, words: int, walk_ns: float) -> bool:
+        """Seek ``words`` in rather than walk ``walk_ns`` from a checkpoint (``Limits.seek``)."""
+        mode = self.limits.seek
+        return mode == "always" or (
+            mode == "auto" and walk_ns > stream.engine.access.cost_ns(words))
 
     def _unpark(self, stream: Stream, found: Checkpoint[Cursor | Snapshot] | None) -> None:
         """Put back a parked generator taken from the cache but not used."""

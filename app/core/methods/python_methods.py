@@ -86,7 +86,10 @@ METHODS: tuple[Method, ...] = (
            notes="Cheng (alpha > 1) or GS (alpha < 1) rejection."),
     Method("betavariate", (P("alpha", "Alpha.", ">0", example=0.5),
                            P("beta", "Beta.", ">0", example=2.0)), 3000,
-           notes="Two gammavariate calls (the second only when the first is nonzero)."),
+           notes="Two gammavariate calls (the second only when the first is nonzero). "
+                 "beta > 0 is required here although Python checks it only in that second "
+                 "call (with a tiny alpha the first is 0.0 for many draws): a stream that "
+                 "would raise part way cannot be served."),
     Method("triangular", (P("low", "Lower limit.", default=0.0),
                           P("high", "Upper limit.", default=1.0),
                           P("mode", "Peak; left out: the midpoint (c = 0.5, which can "
