@@ -44,8 +44,8 @@ class Prefetched:
         """Start the producer now (else the first iteration does); call on the event loop."""
         if self._ready is None:
             self._ready = asyncio.Queue()
-            asyncio.get_running_loop().run_in_executor(
-                self._executor, self._produce, asyncio.get_running_loop(), self._ready)
+            loop = asyncio.get_running_loop()
+            loop.run_in_executor(self._executor, self._produce, loop, self._ready)
 
     def __aiter__(self) -> AsyncGenerator[Piece, None]:
         return self._consume()
@@ -90,9 +90,10 @@ class Prefetched:
             self.stop()
 
     def stop(self) -> None:
-        """Tell the producer to stop (it closes the source in its thread)."""
-        self._stop.set()
-        self._room.release()  # a producer waiting for room sees the stop
+        """Tell the producer to stop (it closes the source in its thread); once is enough."""
+        if not self._stop.is_set():
+            self._stop.set()
+            self._room.release()  # a producer waiting for room sees the stop
 
 
 class PrefetchedResponse(Response):

@@ -61,13 +61,11 @@ class CheckpointCache(Generic[P]):
         (a parked generator before a saved state at the same position). A parked
         generator is removed: it now belongs to the caller."""
         with self._lock:
-            slots = self._slots.get(stream)
-            i = bisect.bisect_right(slots, (position, True)) if slots else 0
-            if not slots or i == 0:
+            slot = self._slot_before(stream, position)
+            if slot is None:
                 self._misses += 1
                 return None
             self._hits += 1
-            slot = slots[i - 1]
             key = (stream, slot)
             if slot[1]:
                 payload = self._remove(key)
@@ -79,9 +77,15 @@ class CheckpointCache(Generic[P]):
     def position_before(self, stream: Hashable, position: int) -> int | None:
         """Where ``nearest`` would resume from, without taking anything or counting."""
         with self._lock:
-            slots = self._slots.get(stream)
-            i = bisect.bisect_right(slots, (position, True)) if slots else 0
-            return slots[i - 1][0] if slots and i else None
+            slot = self._slot_before(stream, position)
+            return None if slot is None else slot[0]
+
+    def _slot_before(self, stream: Hashable, position: int) -> Slot | None:
+        """The last slot at or before ``position`` (a parked generator after a saved state
+        there); the caller holds the lock."""
+        slots = self._slots.get(stream)
+        i = bisect.bisect_right(slots, (position, True)) if slots else 0
+        return slots[i - 1] if slots and i else None
 
     def put(self, stream: Hashable, position: int, payload: P, nbytes: int,
             live: bool = False) -> None:

@@ -43,7 +43,7 @@ def collections() -> Iterator[list[int]]:
         gc.callbacks.remove(note)
 
 
-def test_streams_asked_for_once_keep_no_generator_and_no_head() -> None:
+def test_streams_asked_for_once_leave_no_checkpoint_and_no_parked_generator() -> None:
     app = create_app(Settings(gc_pace_requests=0))
     client = TestClient(app)
     rng = random.Random(5)

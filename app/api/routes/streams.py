@@ -34,7 +34,7 @@ from app.api.runs_deps import audit, stream_for
 from app.api.slice_meta import HeadCache, RawHeaders, SliceHead
 from app.api.strict import APP_CHECKS
 from app.core.registry import ENGINES
-from app.core.streams import StreamService
+from app.core.streams import Stream, StreamService
 from app.schemas import (
     DISTRIBUTIONS_DOC,
     DistributionName,
@@ -102,6 +102,12 @@ class RawResponse(Response):
         self.raw_headers = headers
 
 
+def streamed(service: StreamService, stream: Stream, count: int) -> bool:
+    """A slice over one chunk is sent while a producer thread makes it; a smaller one is
+    made whole."""
+    return count * stream.dtype.itemsize > service.limits.chunk_bytes
+
+
 def respond(service: StreamService, head: SliceHead, offset: int, count: int,
             fmt_param: str | None, accept: str | None, if_none_match: str | None,
             accepted: Callable[[], None] | None = None) -> Response:
@@ -123,7 +129,7 @@ def respond(service: StreamService, head: SliceHead, offset: int, count: int,
                  if fmt is Format.json else b"")
     body = encode(fmt, stream.dtype, count, json_head, chunks)
     media_type = MEDIA_TYPES[fmt]
-    if count * stream.dtype.itemsize <= service.limits.chunk_bytes:
+    if not streamed(service, stream, count):
         return RawResponse(200, headers, b"".join(body), media_type)
     length = body_length(fmt, stream.dtype, count)
     if length is not None:
@@ -165,13 +171,13 @@ class SliceRoute(APIRoute):
             headers = request.headers
             args = (service, head, query.offset, query.count, query.format,
                     headers.get("accept"), headers.get("if-none-match"))
+            stream = head.stream
             if query.count <= service.limits.max_count:
-                nbytes = query.count * head.stream.dtype.itemsize
-                if nbytes > service.limits.chunk_bytes:  # streamed: only positioning is here
-                    cheap = service.reach_ns(head.stream, query.offset) <= INLINE_NS
+                if streamed(service, stream, query.count):  # only positioning is done here
+                    cheap = service.reach_ns(stream, query.offset) <= INLINE_NS
                 else:
-                    cheap = nbytes <= INLINE_BYTES and service.estimate_ns(
-                        head.stream, query.offset, query.count) <= INLINE_NS
+                    cheap = (query.count * stream.dtype.itemsize <= INLINE_BYTES and
+                             service.estimate_ns(stream, query.offset, query.count) <= INLINE_NS)
                 if cheap:
                     return respond(*args)
             return await run_in_threadpool(respond, *args)
